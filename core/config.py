@@ -1,0 +1,343 @@
+"""The settings registry: every setting defined once, with its type, default, env var and help.
+
+Precedence: defaults < config.ini < UXWIZZ_<SECTION>_<KEY> env < CLI flags. A `Settings` value is
+frozen at start-up; a bad value fails fast naming the key and where it came from.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_CONFIG_NAME = "config.ini"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the key and its source."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    key: str
+    kind: str  # str | int | float | bool | list
+    default: Any
+    help: str
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    @property
+    def env(self) -> str:
+        return f"UXWIZZ_{self.section.upper()}_{self.key.upper()}"
+
+    def parse(self, raw: Any, source: str) -> Any:
+        """Turn a raw value (string from ini/env, or typed from code) into this setting's type."""
+        try:
+            value = self._convert(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.name} (from {source}): {exc}") from None
+        if self.choices and value not in self.choices:
+            raise ConfigError(
+                f"{self.name} (from {source}): {value!r} is not one of {', '.join(self.choices)}"
+            )
+        if self.kind in ("int", "float"):
+            if self.minimum is not None and value < self.minimum:
+                raise ConfigError(f"{self.name} (from {source}): {value} is below {self.minimum}")
+            if self.maximum is not None and value > self.maximum:
+                raise ConfigError(f"{self.name} (from {source}): {value} is above {self.maximum}")
+        return value
+
+    def _convert(self, raw: Any) -> Any:
+        if raw is None:
+            return None
+        if self.kind == "str":
+            return str(raw).strip()
+        if self.kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError(f"{raw!r} is not a whole number")
+            try:
+                return int(str(raw).strip())
+            except ValueError:
+                raise ValueError(f"{raw!r} is not a whole number") from None
+        if self.kind == "float":
+            try:
+                return float(str(raw).strip())
+            except ValueError:
+                raise ValueError(f"{raw!r} is not a number") from None
+        if self.kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(f"{raw!r} is not a yes/no value (use true or false)")
+        if self.kind == "list":
+            if isinstance(raw, (list, tuple)):
+                return tuple(str(item).strip() for item in raw if str(item).strip())
+            return tuple(item.strip() for item in str(raw).split(",") if item.strip())
+        raise TypeError(f"unknown setting kind {self.kind}")
+
+    def format(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if self.kind == "bool":
+            return "true" if value else "false"
+        if self.kind == "list":
+            return ", ".join(value)
+        return str(value)
+
+
+REGISTRY: tuple[Setting, ...] = (
+    Setting("server", "host", "str", "127.0.0.1", "Address to listen on."),
+    Setting("server", "port", "int", 8080, "Port to listen on.", minimum=1, maximum=65535),
+    Setting(
+        "server", "base_url", "str", "",
+        "Public URL of this server, used in the tracking snippet (e.g. https://stats.example.com). "
+        "Empty: derived from each request.",
+    ),
+    Setting("server", "threads", "int", 8, "Worker threads for HTTP requests.", minimum=1, maximum=256),
+    Setting(
+        "server", "trusted_proxies", "list", (),
+        "Comma-separated IPs or CIDR ranges of reverse proxies whose X-Forwarded-For is believed.",
+    ),
+    Setting("server", "data_dir", "str", "data", "Folder for the SQLite database, journal, spool and GeoIP files."),
+    Setting(
+        "database", "url", "str", "",
+        "Database URL: sqlite:///path/to/uxwizz.db or mysql://user:pass@host:3306/dbname. "
+        "Empty: not installed yet (the web installer runs).",
+        secret=True,
+    ),
+    Setting(
+        "security", "secret_key", "str", None,
+        "Secret for signing and keyed IP hashes; at least 32 characters. Generated by the installer; "
+        "there is no default.",
+        secret=True,
+    ),
+    Setting(
+        "security", "session_hours", "int", 336,
+        "How long a dashboard login lasts, in hours.", minimum=1, maximum=24 * 365,
+    ),
+    Setting(
+        "security", "secure_cookies", "str", "auto",
+        "Mark the login cookie Secure: auto (when the request came over HTTPS), always or never.",
+        choices=("auto", "always", "never"),
+    ),
+    Setting(
+        "security", "login_max_failures", "int", 5,
+        "Failed logins per user and IP before further attempts get 429.", minimum=1, maximum=1000,
+    ),
+    Setting(
+        "security", "login_lockout_seconds", "int", 300,
+        "How long login stays throttled after too many failures.", minimum=1, maximum=86400,
+    ),
+    Setting("ingest", "max_body_bytes", "int", 262144, "Largest accepted /api/collect body.", minimum=1024),
+    Setting(
+        "ingest", "flush_interval_seconds", "float", 1.0,
+        "How often buffered collection data is written to the database.", minimum=0.05, maximum=60,
+    ),
+    Setting("ingest", "flush_batch_size", "int", 2000, "Most payloads written in one transaction.", minimum=1),
+    Setting("geo", "database_path", "str", "", "GeoIP .mmdb file; empty: the first .mmdb in the data dir."),
+    Setting("scheduler", "enabled", "bool", True, "Run scheduled jobs (flushes, retention, rollups) in this process."),
+    Setting("plugins", "enabled", "list", (), "Plugins from plugins/ to load, comma-separated."),
+    Setting("plugins", "path", "str", "plugins", "Folder scanned for plugins."),
+    Setting(
+        "logging", "level", "str", "info", "Log level.",
+        choices=("debug", "info", "warning", "error"),
+    ),
+)
+
+_BY_NAME = {s.name: s for s in REGISTRY}
+
+
+def setting(name: str) -> Setting:
+    return _BY_NAME[name]
+
+
+@dataclass(frozen=True)
+class Settings(Mapping[str, Any]):
+    """Frozen, typed settings keyed by dotted name (`server.port`)."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    config_path: str = DEFAULT_CONFIG_NAME
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+    @property
+    def installed(self) -> bool:
+        """Installed means the installer (web or CLI) wrote a database URL and a secret."""
+        return bool(self.values.get("database.url")) and bool(self.values.get("security.secret_key"))
+
+    @property
+    def base_dir(self) -> str:
+        """Relative paths (data dir, SQLite file) are relative to the config file's folder."""
+        return os.path.dirname(os.path.abspath(self.config_path))
+
+    @property
+    def data_dir(self) -> str:
+        return os.path.join(self.base_dir, self.values["server.data_dir"])
+
+    def replace(self, overrides: Mapping[str, Any]) -> Settings:
+        """A copy with some values replaced, keyed by dotted name."""
+        values = dict(self.values)
+        sources = dict(self.sources)
+        for name, raw in overrides.items():
+            values[name] = _BY_NAME[name].parse(raw, "override")
+            sources[name] = "override"
+        return Settings(values, sources, self.config_path)
+
+
+def resolve_config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    return cli_path or environ.get("UXWIZZ_CONFIG") or DEFAULT_CONFIG_NAME
+
+
+def load_settings(
+    config_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cli: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the frozen settings from defaults, the ini file, the environment and CLI flags."""
+    environ = os.environ if environ is None else environ
+    path = resolve_config_path(config_path, environ)
+    values = {s.name: s.default for s in REGISTRY}
+    sources = {s.name: "default" for s in REGISTRY}
+
+    if os.path.exists(path):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc}".replace("\n", " ")) from None
+        for section in parser.sections():
+            for key, raw in parser.items(section):
+                name = f"{section}.{key}"
+                if name not in _BY_NAME:
+                    raise ConfigError(f"{path}: unknown setting [{section}] {key}")
+                source = f"{path} [{section}] {key}"
+                values[name] = _BY_NAME[name].parse(raw, source)
+                sources[name] = source
+    elif config_path:
+        raise ConfigError(f"config file {path} does not exist")
+
+    for spec in REGISTRY:
+        if spec.env in environ:
+            values[spec.name] = spec.parse(environ[spec.env], f"environment {spec.env}")
+            sources[spec.name] = f"environment {spec.env}"
+
+    for name, raw in (cli or {}).items():
+        if raw is None:
+            continue
+        values[name] = _BY_NAME[name].parse(raw, f"command-line flag for {name}")
+        sources[name] = "command line"
+
+    settings = Settings(values, sources, path)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Cross-field checks that a single setting's parser cannot make."""
+    secret = settings["security.secret_key"]
+    if secret is not None and secret != "" and len(secret) < 32:
+        raise ConfigError(
+            f"security.secret_key (from {settings.source('security.secret_key')}): "
+            "must be at least 32 characters"
+        )
+    url = settings["database.url"]
+    if url and not (url.startswith("sqlite:///") or url.startswith("mysql://")):
+        raise ConfigError(
+            f"database.url (from {settings.source('database.url')}): "
+            "must start with sqlite:/// or mysql://"
+        )
+    if url and not secret:
+        raise ConfigError(
+            "security.secret_key is not set but database.url is; "
+            "add a random secret of at least 32 characters to config.ini [security] secret_key"
+        )
+    for proxy in settings["server.trusted_proxies"]:
+        import ipaddress
+
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"server.trusted_proxies (from {settings.source('server.trusted_proxies')}): "
+                f"{proxy!r} is not an IP address or CIDR range"
+            ) from None
+
+
+def generate_secret() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def example_ini() -> str:
+    """config.example.ini, generated from the registry (a test keeps the committed file current)."""
+    lines = [
+        "; uxwizz configuration. Copy to config.ini; every key is optional.",
+        "; Each key can also be set by the environment variable named next to it.",
+        "; Generated by `python uxwizz.py config example` - do not edit by hand.",
+    ]
+    section = None
+    for spec in REGISTRY:
+        if spec.section != section:
+            section = spec.section
+            lines += ["", f"[{section}]"]
+        lines.append(f"; {spec.help}")
+        if spec.choices:
+            lines.append(f"; One of: {', '.join(spec.choices)}.")
+        lines.append(f"; Environment: {spec.env}")
+        default = "" if spec.secret else spec.format(spec.default)
+        lines.append(f";{spec.key} = {default}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def write_config(path: str, values: Mapping[str, Any]) -> None:
+    """Write an ini file atomically with mode 0600: a reader sees the old file or the whole new one."""
+    parser = configparser.ConfigParser(interpolation=None)
+    for name, value in values.items():
+        spec = _BY_NAME[name]
+        if not parser.has_section(spec.section):
+            parser.add_section(spec.section)
+        parser.set(spec.section, spec.key, spec.format(value))
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("; Written by the uxwizz installer. See config.example.ini for every setting.\n")
+            parser.write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

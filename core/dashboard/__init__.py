@@ -1,0 +1,18 @@
+"""The dashboard (read side, HTTP-facing): auth, pages and the JSON API."""
+
+from __future__ import annotations
+
+import bottle
+
+from core.context import AppContext
+
+
+def register(app: bottle.Bottle, ctx: AppContext) -> None:
+    from core.dashboard import auth_views, home, management
+    from core.dashboard.api import register as register_api
+    from core.dashboard.menu import build_menu
+
+    ctx.services["menu"] = build_menu(ctx.services.get("extra_menu_links", []))
+    for module in (auth_views, home, management):
+        module.register(app, ctx)
+    register_api(app, ctx)

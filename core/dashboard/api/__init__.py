@@ -1,0 +1,11 @@
+"""REST API under /api/v1."""
+
+from __future__ import annotations
+
+import bottle
+
+from core.context import AppContext
+
+
+def register(app: bottle.Bottle, ctx: AppContext) -> None:
+    """Filled in by the REST API."""

@@ -1,0 +1,196 @@
+"""Every difference between SQLite and MySQL/MariaDB lives here, and nowhere else.
+
+Callers ask for a `Dialect` by database URL and then use its methods: open a connection,
+explain a connection failure in words, take a cross-process lock, bucket timestamps.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import peewee
+from playhouse.pool import PooledMySQLDatabase
+from playhouse.shortcuts import ReconnectMixin
+
+
+class DatabaseURLError(ValueError):
+    """The database URL cannot be understood."""
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    engine: str  # "sqlite" | "mysql"
+    path: str = ""  # sqlite file
+    host: str = ""
+    port: int = 3306
+    user: str = ""
+    password: str = ""
+    database: str = ""
+
+    def redacted(self) -> str:
+        if self.engine == "sqlite":
+            return f"sqlite:///{self.path}"
+        return f"mysql://{self.user}:***@{self.host}:{self.port}/{self.database}"
+
+
+def parse_url(url: str, base_dir: str = ".") -> DatabaseURL:
+    """`sqlite:///relative/or/absolute.db` or `mysql://user:pass@host:port/db`."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if not path:
+            raise DatabaseURLError("sqlite URL needs a file path: sqlite:///data/uxwizz.db")
+        if path != ":memory:" and not os.path.isabs(path):
+            path = os.path.join(base_dir, path)
+        return DatabaseURL("sqlite", path=path)
+    if url.startswith("mysql://"):
+        parts = urlparse(url)
+        database = parts.path.lstrip("/")
+        if not parts.hostname or not database:
+            raise DatabaseURLError("mysql URL needs a host and a database: mysql://user:pass@host:3306/uxwizz")
+        try:
+            port = parts.port or 3306
+        except ValueError:
+            raise DatabaseURLError("mysql URL has a bad port number") from None
+        return DatabaseURL(
+            "mysql",
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            database=unquote(database),
+        )
+    raise DatabaseURLError("database URL must start with sqlite:/// or mysql://")
+
+
+class ReconnectingPooledMySQL(ReconnectMixin, PooledMySQLDatabase):
+    """Pooled MySQL connections that reconnect once when the server dropped them (server restart)."""
+
+
+class Dialect:
+    engine = ""
+
+    def __init__(self, url: DatabaseURL):
+        self.url = url
+
+    def open(self) -> peewee.Database:
+        raise NotImplementedError
+
+    def explain_error(self, exc: BaseException) -> str:
+        return str(exc)
+
+    def acquire_lock(self, db: peewee.Database, name: str, data_dir: str) -> Any:
+        """Take a named lock held by this process until `release_lock`; None if another holds it."""
+        raise NotImplementedError
+
+    def release_lock(self, db: peewee.Database, handle: Any) -> None:
+        raise NotImplementedError
+
+    def day_expr(self, column: Any) -> Any:
+        raise NotImplementedError
+
+
+class SqliteDialect(Dialect):
+    engine = "sqlite"
+    # busy_timeout: writers wait up to 5 s for the flusher's transaction rather than failing.
+    PRAGMAS = {
+        "journal_mode": "wal",
+        "busy_timeout": 5000,
+        "foreign_keys": 1,
+        "synchronous": "normal",
+        "cache_size": -16000,
+    }
+
+    def open(self) -> peewee.Database:
+        if self.url.path != ":memory:":
+            directory = os.path.dirname(os.path.abspath(self.url.path))
+            os.makedirs(directory, exist_ok=True)
+        return peewee.SqliteDatabase(self.url.path, pragmas=self.PRAGMAS, check_same_thread=False)
+
+    def explain_error(self, exc: BaseException) -> str:
+        return f"SQLite file {self.url.path} cannot be opened: {exc}"
+
+    def acquire_lock(self, db: peewee.Database, name: str, data_dir: str) -> Any:
+        os.makedirs(data_dir, exist_ok=True)
+        handle = open(os.path.join(data_dir, f".{name}.lock"), "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return None
+            raise
+        return handle
+
+    def release_lock(self, db: peewee.Database, handle: Any) -> None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+    def day_expr(self, column: Any) -> Any:
+        return peewee.fn.strftime("%Y-%m-%d", column)
+
+
+class MySQLDialect(Dialect):
+    engine = "mysql"
+
+    def open(self) -> peewee.Database:
+        return ReconnectingPooledMySQL(
+            self.url.database,
+            host=self.url.host,
+            port=self.url.port,
+            user=self.url.user,
+            password=self.url.password,
+            charset="utf8mb4",
+            max_connections=32,
+            stale_timeout=300,
+            connect_timeout=5,
+        )
+
+    def explain_error(self, exc: BaseException) -> str:
+        code = exc.args[0] if getattr(exc, "args", None) else None
+        where = f"{self.url.host}:{self.url.port}"
+        if code == 2003 or code == 2005:
+            return f"Cannot reach the database server at {where} (host unreachable or not listening)."
+        if code == 1045:
+            return f"Access denied for user '{self.url.user}' at {where}: check the user name and password."
+        if code == 1049:
+            return f"Unknown database '{self.url.database}' on {where}: create it first, or check its name."
+        if code == 1044:
+            return f"User '{self.url.user}' may not use database '{self.url.database}'."
+        return f"Database error at {where}: {exc}"
+
+    def acquire_lock(self, db: peewee.Database, name: str, data_dir: str) -> Any:
+        # GET_LOCK belongs to one connection: keep a dedicated one so pooling never hands it out.
+        import pymysql
+
+        conn = pymysql.connect(
+            host=self.url.host, port=self.url.port, user=self.url.user,
+            password=self.url.password, database=self.url.database, charset="utf8mb4",
+        )
+        with conn.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0)", (f"uxwizz:{self.url.database}:{name}",))
+            (got,) = cur.fetchone()
+        if got != 1:
+            conn.close()
+            return None
+        return conn
+
+    def release_lock(self, db: peewee.Database, handle: Any) -> None:
+        try:
+            handle.close()  # closing the connection releases GET_LOCK
+        except Exception:
+            pass
+
+    def day_expr(self, column: Any) -> Any:
+        return peewee.fn.DATE_FORMAT(column, "%Y-%m-%d")
+
+
+def dialect_for(url: str, base_dir: str = ".") -> Dialect:
+    parsed = parse_url(url, base_dir)
+    return SqliteDialect(parsed) if parsed.engine == "sqlite" else MySQLDialect(parsed)
+
+

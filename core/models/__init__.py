@@ -1,0 +1,29 @@
+"""All models, in dependency order. `bind_models(db)` attaches a database to every one."""
+
+from __future__ import annotations
+
+import peewee
+
+from .accounts import ApiToken, LoginSession, SiteAccess, User
+from .base import BaseModel, JSONField, utcnow
+from .keyvalue import KeyValue
+from .site import Site
+
+ALL_MODELS: list[type[BaseModel]] = [Site, User, SiteAccess, LoginSession, ApiToken, KeyValue]
+
+
+def register_models(*models: type[BaseModel]) -> None:
+    """Add models from other packages (analytics tables) to the bound set, keeping order."""
+    for model in models:
+        if model not in ALL_MODELS:
+            ALL_MODELS.append(model)
+
+
+def bind_models(db: peewee.Database) -> None:
+    db.bind(ALL_MODELS, bind_refs=False, bind_backrefs=False)
+
+
+__all__ = [
+    "ALL_MODELS", "ApiToken", "BaseModel", "JSONField", "KeyValue", "LoginSession", "Site",
+    "SiteAccess", "User", "bind_models", "register_models", "utcnow",
+]
