@@ -110,7 +110,7 @@ class UxwizzApp:
 
 
 def build_bottle(ctx: AppContext) -> bottle.Bottle:
-    from core import dashboard, health, ingest, scheduler
+    from core import dashboard, health, ingest, scheduler, tracker_assets
     from core.dashboard.access import AccessPlugin
 
     app = bottle.Bottle(catchall=True)
@@ -126,6 +126,7 @@ def build_bottle(ctx: AppContext) -> bottle.Bottle:
         return response
 
     health.register(app, ctx)
+    tracker_assets.register(app, ctx)
     ingest.register(app, ctx)
     dashboard.register(app, ctx)
     scheduler.register(app, ctx)
