@@ -5,11 +5,21 @@ from __future__ import annotations
 import peewee
 
 from .accounts import ApiToken, LoginSession, SiteAccess, User
+from .analytics import (
+    ANALYTICS_MODELS,
+    CollectBatch,
+    Event,
+    HeatmapPoint,
+    Pageview,
+    RecordingChunk,
+    Session,
+    SessionTag,
+)
 from .base import BaseModel, JSONField, utcnow
 from .keyvalue import KeyValue
 from .site import Site
 
-ALL_MODELS: list[type[BaseModel]] = [Site, User, SiteAccess, LoginSession, ApiToken, KeyValue]
+ALL_MODELS: list[type[BaseModel]] = [Site, User, SiteAccess, LoginSession, ApiToken, KeyValue, *ANALYTICS_MODELS]
 
 
 def register_models(*models: type[BaseModel]) -> None:
@@ -24,6 +34,7 @@ def bind_models(db: peewee.Database) -> None:
 
 
 __all__ = [
-    "ALL_MODELS", "ApiToken", "BaseModel", "JSONField", "KeyValue", "LoginSession", "Site",
+    "ALL_MODELS", "ANALYTICS_MODELS", "CollectBatch", "Event", "HeatmapPoint", "Pageview",
+    "RecordingChunk", "Session", "SessionTag", "ApiToken", "BaseModel", "JSONField", "KeyValue", "LoginSession", "Site",
     "SiteAccess", "User", "bind_models", "register_models", "utcnow",
 ]
