@@ -8,12 +8,22 @@ from core.db import open_database
 from core.models import ALL_MODELS
 
 
+def column_types(db: peewee.Database, table: str) -> list:
+    if isinstance(db, peewee.SqliteDatabase):
+        return sorted((c.name, c.data_type.lower(), c.null, c.primary_key) for c in db.get_columns(table))
+    # MySQL's get_columns drops lengths; information_schema keeps varchar(64) vs varchar(65).
+    rows = db.execute_sql(
+        "SELECT column_name, column_type, is_nullable, column_key, column_default FROM information_schema.columns "
+        "WHERE table_schema = DATABASE() AND table_name = %s", (table,)).fetchall()
+    return sorted(tuple(str(v) for v in row) for row in rows)
+
+
 def schema_of(db: peewee.Database) -> dict:
     tables = {}
     for model in ALL_MODELS:
         name = model._meta.table_name
         tables[name] = {
-            "columns": sorted((c.name, c.data_type.lower(), c.null, c.primary_key) for c in db.get_columns(name)),
+            "columns": column_types(db, name),
             "indexes": sorted((tuple(i.columns), i.unique) for i in db.get_indexes(name)),
             "foreign_keys": sorted((f.column, f.dest_table, f.dest_column) for f in db.get_foreign_keys(name)),
         }
