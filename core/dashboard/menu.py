@@ -31,3 +31,22 @@ def build_menu(extra: list[MenuLink]):  # type: ignore[no-untyped-def]
         return [link for link in links if allows(user.level, link.permission)]
 
     return for_user
+
+
+@dataclass(frozen=True)
+class SiteNavLink:
+    """A tab on every site page: `/sites/<id>/<suffix>`. Views add theirs to ctx.services["site_nav"]."""
+
+    label: str
+    suffix: str
+    permission: str = "view"
+    order: int = 100
+
+
+def site_nav_for(links: list[SiteNavLink], user: User, site_id: int) -> list[dict[str, str]]:
+    ordered = sorted(links, key=lambda link: (link.order, link.label))
+    return [
+        {"label": link.label, "href": f"/sites/{site_id}/{link.suffix}".rstrip("/")}
+        for link in ordered
+        if allows(user.level, link.permission)
+    ]

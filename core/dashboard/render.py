@@ -56,4 +56,9 @@ def render(ctx: AppContext, template: str, **values: Any) -> str:
         "flash": _take_flash(ctx),
     }
     context.update(values)
+    site = values.get("site")
+    if user is not None and site is not None and "site_nav" not in values:
+        from core.dashboard.menu import site_nav_for
+
+        context["site_nav"] = site_nav_for(ctx.services.get("site_nav", []), user, site.id)
     return ctx.templates.get_template(template).render(**context)

@@ -1,0 +1,101 @@
+"""The one `Query` value every dashboard view and API call reads: site, date range, filters.
+
+Parsed in one place from request parameters (a plain mapping, no Bottle). Dates are days in the
+site's time zone; `utc_bounds()` turns them into the naive-UTC datetimes stored in the tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DEFAULT_DAYS = 14  # UXWizz's default range: the last 14 days
+MAX_DAYS = 3660
+PRESETS = {"today": 1, "7d": 7, "14d": 14, "30d": 30, "90d": 90, "365d": 365}
+
+
+class QueryError(ValueError):
+    """A parameter is invalid; `field` names it for a 422 or a form message."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Query:
+    site_id: int
+    timezone: str
+    start: dt.date  # first day, inclusive, in the site's time zone
+    end: dt.date  # last day, inclusive
+    filters: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def utc_bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end) as naive UTC datetimes: midnight to midnight in the site's zone."""
+        zone = ZoneInfo(self.timezone)
+        low = dt.datetime.combine(self.start, dt.time(), zone).astimezone(dt.timezone.utc)
+        high = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.timezone.utc)
+        return low.replace(tzinfo=None), high.replace(tzinfo=None)
+
+    def previous(self) -> Query:
+        """The same number of days just before this range (for "compared to previous period")."""
+        span = dt.timedelta(days=self.days)
+        return replace(self, start=self.start - span, end=self.end - span)
+
+    def with_filters(self, **changes: Any) -> Query:
+        merged = {**self.filters, **changes}
+        return replace(self, filters={k: v for k, v in merged.items() if v not in (None, "", [], ())})
+
+    def params(self) -> dict[str, str]:
+        """Back to URL parameters, so a view can be bookmarked and shared."""
+        out = {"from": self.start.isoformat(), "to": self.end.isoformat()}
+        for key, value in self.filters.items():
+            out[key] = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        return out
+
+
+def _date(params: Mapping[str, str], name: str) -> dt.date | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise QueryError(name, f"{name} must be a date like 2026-11-30") from None
+
+
+def today_in(timezone: str, now: dt.datetime | None = None) -> dt.date:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def parse_query(
+    site_id: int,
+    timezone: str,
+    params: Mapping[str, str],
+    filter_names: tuple[str, ...] = (),
+    now: dt.datetime | None = None,
+) -> Query:
+    """Build a Query from `from`/`to` (YYYY-MM-DD) or `range` (a preset), plus known filters."""
+    today = today_in(timezone, now)
+    start, end = _date(params, "from"), _date(params, "to")
+    preset = (params.get("range") or "").strip()
+    if preset and not (start or end):
+        if preset not in PRESETS:
+            raise QueryError("range", f"range must be one of {', '.join(PRESETS)}")
+        start, end = today - dt.timedelta(days=PRESETS[preset] - 1), today
+    end = end or today
+    start = start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise QueryError("from", "from must not be after to")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise QueryError("from", f"a range may span at most {MAX_DAYS} days")
+    filters = {name: params[name].strip() for name in filter_names if (params.get(name) or "").strip()}
+    return Query(site_id=site_id, timezone=timezone, start=start, end=end, filters=filters)
