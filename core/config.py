@@ -221,8 +221,13 @@ def load_settings(
     config_path: str | None = None,
     environ: Mapping[str, str] | None = None,
     cli: Mapping[str, Any] | None = None,
+    must_exist: bool = True,
 ) -> Settings:
-    """Build the frozen settings from defaults, the ini file, the environment and CLI flags."""
+    """Build the frozen settings from defaults, the ini file, the environment and CLI flags.
+
+    An explicit `config_path` that does not exist is an error unless `must_exist` is false
+    (serve and install: the installer is about to write it there).
+    """
     environ = os.environ if environ is None else environ
     path = resolve_config_path(config_path, environ)
     values = {s.name: s.default for s in REGISTRY}
@@ -243,7 +248,7 @@ def load_settings(
                 source = f"{path} [{section}] {key}"
                 values[name] = _BY_NAME[name].parse(raw, source)
                 sources[name] = source
-    elif config_path:
+    elif config_path and must_exist:
         raise ConfigError(f"config file {path} does not exist")
 
     for spec in REGISTRY:

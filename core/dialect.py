@@ -9,13 +9,16 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import peewee
 from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
+
+from core.i18n import _
 
 
 class DatabaseURLError(ValueError):
@@ -83,6 +86,22 @@ class Dialect:
     def explain_error(self, exc: BaseException) -> str:
         return str(exc)
 
+    def probe(self) -> str | None:
+        """None when the database could be used; otherwise why, in words. Creates no file or table."""
+        db = self.open()
+        try:
+            db.connect(reuse_if_open=True)
+            db.execute_sql("SELECT 1")
+            return None
+        except Exception as exc:  # any driver error becomes a sentence, never a traceback
+            return self.explain_error(getattr(exc, "orig", None) or exc)
+        finally:
+            if not db.is_closed():
+                db.close()
+            close_all = getattr(db, "close_all", None)
+            if close_all:
+                close_all()
+
     def acquire_lock(self, db: peewee.Database, name: str, data_dir: str) -> Any:
         """Take a named lock held by this process until `release_lock`; None if another holds it."""
         raise NotImplementedError
@@ -113,6 +132,37 @@ class SqliteDialect(Dialect):
 
     def explain_error(self, exc: BaseException) -> str:
         return f"SQLite file {self.url.path} cannot be opened: {exc}"
+
+    def probe(self) -> str | None:
+        # Opening a missing SQLite file creates it (and `open` creates its folder): check by hand,
+        # so a "Test connection" in the installer leaves nothing behind.
+        path = self.url.path
+        if path == ":memory:":
+            return None
+        if os.path.isdir(path):
+            return _("{path} is a folder; give a file name such as uxwizz.db.").format(path=path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.exists(path):
+            try:
+                conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)
+                try:
+                    conn.execute("PRAGMA schema_version")  # "file is not a database" shows up here
+                finally:
+                    conn.close()
+            except sqlite3.Error as exc:
+                return self.explain_error(exc)
+            if not os.access(path, os.W_OK) or not os.access(folder, os.W_OK | os.X_OK):
+                return _("SQLite file {path} or its folder is not writable.").format(path=path)
+            return None
+        existing = folder
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            return _("Cannot create {path}: {parent} is a file, not a folder.").format(path=path, parent=existing)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return _("Cannot create {path}: the folder {parent} is not writable.").format(
+                path=path, parent=existing)
+        return None
 
     def acquire_lock(self, db: peewee.Database, name: str, data_dir: str) -> Any:
         os.makedirs(data_dir, exist_ok=True)
@@ -155,7 +205,7 @@ class MySQLDialect(Dialect):
         where = f"{self.url.host}:{self.url.port}"
         if code == 2003 or code == 2005:
             return f"Cannot reach the database server at {where} (host unreachable or not listening)."
-        if code == 1045:
+        if code in (1045, 1698):
             return f"Access denied for user '{self.url.user}' at {where}: check the user name and password."
         if code == 1049:
             return f"Unknown database '{self.url.database}' on {where}: create it first, or check its name."

@@ -17,8 +17,8 @@ class CommandError(Exception):
     """A command failed for a reason worth one line on stderr (exit 1)."""
 
 
-def settings_from(args: argparse.Namespace, cli: dict | None = None) -> Settings:
-    return load_settings(args.config, cli=cli)
+def settings_from(args: argparse.Namespace, cli: dict | None = None, must_exist: bool = True) -> Settings:
+    return load_settings(args.config, cli=cli, must_exist=must_exist)
 
 
 def build_parser() -> argparse.ArgumentParser:

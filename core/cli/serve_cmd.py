@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
     from core.app import PendingMigrations, create_app
 
-    settings = settings_from(args, {"server.host": args.host, "server.port": args.port})
+    # A --config path that does not exist yet is where the web installer will write it.
+    settings = settings_from(args, {"server.host": args.host, "server.port": args.port}, must_exist=False)
     try:
         app = create_app(settings, automigrate=args.automigrate)
     except PendingMigrations as exc:
