@@ -17,9 +17,11 @@ from .analytics import (
 )
 from .base import BaseModel, JSONField, utcnow
 from .keyvalue import KeyValue
+from .recordings import RECORDING_MODELS
 from .site import Site
 
-ALL_MODELS: list[type[BaseModel]] = [Site, User, SiteAccess, LoginSession, ApiToken, KeyValue, *ANALYTICS_MODELS]
+ALL_MODELS: list[type[BaseModel]] = [Site, User, SiteAccess, LoginSession, ApiToken, KeyValue, *ANALYTICS_MODELS,
+                                     *RECORDING_MODELS]
 
 
 def register_models(*models: type[BaseModel]) -> None:
