@@ -16,7 +16,8 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
         depth_of = ctx.services.get("ingest_depth")
         body: dict[str, Any] = {"buffer_depth": depth_of() if depth_of else 0}
         try:
-            ctx.database.db.execute_sql("SELECT 1").fetchone()
+            # A real table, not just "SELECT 1": a reachable server with a missing schema is unhealthy too.
+            ctx.database.db.execute_sql("SELECT name FROM schema_migrations LIMIT 1").fetchone()
             body.update(status="ok", database="ok")
             status = 200
         except Exception as exc:  # any driver failure means unhealthy, never a 500
