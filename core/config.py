@@ -152,7 +152,7 @@ REGISTRY: tuple[Setting, ...] = (
     ),
     Setting("ingest", "flush_batch_size", "int", 2000, "Most payloads written in one transaction.", minimum=1),
     Setting("geo", "database_path", "str", "", "GeoIP .mmdb file; empty: the first .mmdb in the data dir."),
-    Setting("scheduler", "enabled", "bool", True, "Run scheduled jobs (flushes, retention, rollups) in this process."),
+    Setting("scheduler", "enabled", "bool", True, "Take part in running cluster-wide scheduled jobs (retention, rollups). Collection flushes always run."),
     Setting("plugins", "enabled", "list", (), "Plugins from plugins/ to load, comma-separated."),
     Setting("plugins", "path", "str", "plugins", "Folder scanned for plugins."),
     Setting(

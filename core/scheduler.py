@@ -37,14 +37,16 @@ class Scheduler:
         return self._lock_handle is not None
 
     def start(self) -> None:
-        if not self.ctx.settings["scheduler.enabled"] or self.started:
+        if self.started:
             return
         for job in job_table(self.ctx).values():
             if job.per_process:
-                self._add(job)
-        self._try_lock()
-        if not self.holds_lock:
-            self._aps.add_job(self._try_lock, IntervalTrigger(seconds=LOCK_RETRY_SECONDS), id="_lock_retry")
+                self._add(job)  # always: this process's own work (its journal) must be drained
+        # scheduler.enabled = false keeps cluster-wide jobs out of this process (e.g. a web-only node).
+        if self.ctx.settings["scheduler.enabled"]:
+            self._try_lock()
+            if not self.holds_lock:
+                self._aps.add_job(self._try_lock, IntervalTrigger(seconds=LOCK_RETRY_SECONDS), id="_lock_retry")
         self._aps.start()
         self.started = True
 

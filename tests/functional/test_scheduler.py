@@ -80,3 +80,18 @@ def test_jobs_cli_lists_and_runs(installed_settings):
     assert missing.returncode == 1 and "no job named 'nope'" in missing.stderr
     usage = run_cli("jobs", "--config", installed_settings.config_path)
     assert usage.returncode == 2
+
+
+def test_scheduler_disabled_still_runs_per_process_jobs(installed_settings):
+    from core.app import create_app
+
+    app = create_app(installed_settings.replace({"scheduler.enabled": False}))
+    add_jobs(app.ctx, Job("flush-like", lambda ctx: None, "per process", seconds=3600, per_process=True))
+    scheduler = Scheduler(app.ctx)
+    try:
+        scheduler.start()
+        jobs = dict(scheduler.scheduled())
+        assert "flush-like" in jobs and "purge-logins" not in jobs and not scheduler.holds_lock
+    finally:
+        scheduler.stop()
+        app.shutdown()
