@@ -6,14 +6,19 @@ written last and atomically, so a failed install leaves no config behind.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+import peewee
 
 from core import accounts, migrations, sites
 from core.config import Settings, generate_secret, load_settings, write_config
-from core.db import check_connection, open_database
-from core.dialect import DatabaseURLError, parse_url
+from core.db import open_database
+from core.dialect import DatabaseURLError, dialect_for, parse_url
 from core.i18n import _
 from core.models import User
 from core.passwords import password_problem
@@ -76,11 +81,69 @@ def load_existing_url(config_path: str) -> str:
 
 
 def probe_database(db_url: str, base_dir: str) -> str | None:
-    """None when the database answers; otherwise the reason (host unreachable, access denied, …)."""
+    """None when the database answers; otherwise the reason (host unreachable, access denied, …).
+
+    Writes nothing: no SQLite file, no table. The web installer's "Test connection" uses it.
+    """
     try:
-        return check_connection(db_url, base_dir)
+        return dialect_for(db_url, base_dir).probe() or existing_install_problem(db_url, base_dir)
     except DatabaseURLError as exc:
         return str(exc)
+
+
+def existing_install_problem(db_url: str, base_dir: str) -> str | None:
+    """A reason not to install into this database (it already has uxwizz users), or None."""
+    parsed = parse_url(db_url, base_dir)
+    if parsed.engine == "sqlite" and not os.path.exists(parsed.path):
+        return None
+    db = dialect_for(db_url, base_dir).open()
+    try:
+        db.connect(reuse_if_open=True)
+        if not db.table_exists(User._meta.table_name):
+            return None
+        (count,) = db.execute_sql(f"SELECT COUNT(*) FROM {User._meta.table_name}").fetchone()
+        if not count:
+            return None
+    except peewee.DatabaseError:
+        return None  # unreadable here; the install itself reports it with the driver's reason
+    finally:
+        if not db.is_closed():
+            db.close()
+        close_all = getattr(db, "close_all", None)
+        if close_all:
+            close_all()
+    return _("This database already holds a uxwizz install (it has users). Use an empty database, "
+             "or point config.ini at this one.")
+
+
+@contextmanager
+def install_lock(config_path: str) -> Iterator[None]:
+    """One install at a time per config folder, across threads and processes (flock on the folder)."""
+    directory = os.path.dirname(os.path.abspath(config_path)) or "."
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise InstallError(_("Another install is running right now; wait for it to finish.")) from None
+            raise
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def kept_settings(settings: Settings) -> dict[str, object]:
+    """Settings to carry into the new config.ini: whatever the old file, env or flags set."""
+    kept: dict[str, object] = {}
+    for name in settings:
+        if name in ("database.url", "security.secret_key"):
+            continue
+        source = settings.source(name)
+        from_file = source.startswith(f"{settings.config_path} [")
+        if from_file or (name in ("server.host", "server.port", "server.data_dir") and source != "default"):
+            kept[name] = settings[name]
+    return kept
 
 
 def perform_install(
@@ -90,36 +153,40 @@ def perform_install(
     say = progress or (lambda _message: None)
     base_dir = settings.base_dir
     request = validate_request(request, base_dir)
-    check_config_writable(settings.config_path)
+    with install_lock(settings.config_path):
+        check_config_writable(settings.config_path)
 
-    say(_("Connecting to the database"))
-    reason = probe_database(request.db_url, base_dir)
-    if reason:
-        raise InstallError(reason, "db_url")
+        say(_("Connecting to the database"))
+        reason = probe_database(request.db_url, base_dir)
+        if reason:
+            raise InstallError(reason, "db_url")
 
-    database = open_database(request.db_url, base_dir)
-    try:
-        say(_("Creating tables"))
-        migrations.migrate_up(database.db)
-        if User.select().exists():
-            raise InstallError(
-                _("This database already holds a uxwizz install (it has users). Use an empty database, "
-                  "or point config.ini at this one."),
-                "db_url",
-            )
-        say(_("Creating the admin user"))
-        with database.db.atomic():
-            accounts.create_user(request.admin_user, request.admin_password, ROOT)
-            if request.site_domain:
-                say(_("Adding the first site"))
-                sites.create_site(request.site_domain)
-    finally:
-        database.close()
+        database = open_database(request.db_url, base_dir)
+        try:
+            say(_("Creating tables"))
+            migrations.migrate_up(database.db)
+            if User.select().exists():  # a race with another installer on the same database
+                raise InstallError(existing_install_problem(request.db_url, base_dir) or "", "db_url")
+            say(_("Creating the admin user"))
+            with database.db.atomic():
+                accounts.create_user(request.admin_user, request.admin_password, ROOT)
+                if request.site_domain:
+                    say(_("Adding the first site"))
+                    sites.create_site(request.site_domain)
+        except peewee.DatabaseError as exc:
+            # e.g. a MySQL user without CREATE rights: a sentence, not a traceback
+            raise InstallError(database.dialect.explain_error(getattr(exc, "orig", None) or exc), "db_url") from None
+        except (accounts.AccountError, sites.SiteError) as exc:
+            raise InstallError(str(exc)) from None
+        finally:
+            database.close()
 
-    say(_("Writing the configuration"))
-    values = {"database.url": request.db_url, "security.secret_key": generate_secret()}
-    for name in ("server.host", "server.port", "server.data_dir"):
-        if settings.source(name) != "default":
-            values[name] = settings[name]
-    write_config(settings.config_path, values)
+        say(_("Writing the configuration"))
+        values: dict[str, object] = {**kept_settings(settings), "database.url": request.db_url,
+                                     "security.secret_key": generate_secret()}
+        try:
+            write_config(settings.config_path, values)
+        except OSError as exc:
+            raise InstallError(_("Cannot write {path}: {reason}").format(
+                path=settings.config_path, reason=exc.strerror or exc)) from None
     return settings.replace(values)
