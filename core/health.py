@@ -15,6 +15,9 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     def healthz() -> Any:
         depth_of = ctx.services.get("ingest_depth")
         body: dict[str, Any] = {"buffer_depth": depth_of() if depth_of else 0}
+        stats_of = ctx.services.get("collect_stats")
+        if stats_of:
+            body["collect"] = stats_of()
         try:
             # A real table, not just "SELECT 1": a reachable server with a missing schema is unhealthy too.
             ctx.database.db.execute_sql("SELECT name FROM schema_migrations LIMIT 1").fetchone()
