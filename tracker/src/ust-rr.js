@@ -1,0 +1,7 @@
+// Entry of ust-rr.min.js: the default tracker plus the lazily loaded full-page recorder.
+import { S } from './state.js';
+import { boot } from './core.js';
+import { loadRecorder } from './recorder-hook.js';
+
+S.onAllowed.push(loadRecorder);
+boot();
