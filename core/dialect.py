@@ -112,6 +112,11 @@ class Dialect:
     def day_expr(self, column: Any) -> Any:
         raise NotImplementedError
 
+    def upsert_adding(self, insert: Any, key: list[Any], counters: list[Any]) -> Any:
+        """`insert` (an INSERT query) that, where a row with the same unique `key` exists, adds
+        the new values of `counters` to it instead."""
+        raise NotImplementedError
+
 
 class SqliteDialect(Dialect):
     engine = "sqlite"
@@ -183,6 +188,10 @@ class SqliteDialect(Dialect):
     def day_expr(self, column: Any) -> Any:
         return peewee.fn.strftime("%Y-%m-%d", column)
 
+    def upsert_adding(self, insert: Any, key: list[Any], counters: list[Any]) -> Any:
+        return insert.on_conflict(conflict_target=key,
+                                  update={f: f + getattr(peewee.EXCLUDED, f.column_name) for f in counters})
+
 
 class MySQLDialect(Dialect):
     engine = "mysql"
@@ -237,6 +246,9 @@ class MySQLDialect(Dialect):
 
     def day_expr(self, column: Any) -> Any:
         return peewee.fn.DATE_FORMAT(column, "%Y-%m-%d")
+
+    def upsert_adding(self, insert: Any, key: list[Any], counters: list[Any]) -> Any:
+        return insert.on_conflict(update={f: f + peewee.fn.VALUES(f) for f in counters})
 
 
 def dialect_for(url: str, base_dir: str = ".") -> Dialect:

@@ -1,0 +1,275 @@
+"""Heatmap queries: click, movement and scroll maps of one page (or a `/blog/*` group of pages).
+
+Reads the rollup tables for everything at or below the rollup watermarks and the raw rows above
+them, bucketed by the same rules (core.heatmaps), so the answer equals a direct count over the
+raw data at any moment. Falls back to raw rows alone when the rollups cannot answer exactly:
+the site's time zone changed since they were built, or the request narrows to a set of sessions
+(a segment), which rollups do not keep.
+
+Pure: no Bottle. Output shape is the REST contract (DESIGN.md §4) plus a few extra keys the
+dashboard player uses (`total`, `anchors`, `rage`, `views`, `pages`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import peewee
+
+from core.heatmaps import (
+    BIN,
+    SCROLL_STEP,
+    WIDTH_BANDS,
+    anchor_offset,
+    anchor_step,
+    bands_for,
+    page_key,
+    scroll_depth,
+    selector_key,
+    width_band,
+)
+from core.heatmaps.rollup import RollupState, pageview_rows, point_rows, rage_bursts
+from core.models import HeatmapPoint, Pageview, Session
+from core.models.analytics import DEVICE_CLASSES, POINT_CLICK, POINT_MOVE, POINT_SCROLL
+from core.models.heatmaps import HeatmapAnchor, HeatmapCell, HeatmapPage, HeatmapScroll
+from core.queries.query import Query, QueryError
+
+KINDS = {"click": POINT_CLICK, "move": POINT_MOVE, "scroll": POINT_SCROLL}
+MAX_POINTS = 20_000  # cells in one answer (a 1280 x 8000 px page has 102,400 possible)
+MAX_ELEMENTS = 50
+MAX_ANCHORS = 5_000
+MAX_PAGES = 200  # pages one wildcard may group
+
+
+@dataclass(frozen=True)
+class HeatmapFilter:
+    """What to draw, besides the Query's site and range."""
+
+    url: str  # a path (may contain *) as given
+    kind: str = "click"
+    device: str | None = None
+    width_min: int | None = None
+    width_max: int | None = None
+
+    @property
+    def bands(self) -> tuple[int, ...] | None:
+        if self.width_min is None and self.width_max is None:
+            return None
+        return bands_for(self.width_min, self.width_max)
+
+
+def normalize_path(url: str) -> str:
+    """A full URL or a path -> the path heatmaps are keyed by (no query or fragment)."""
+    text = (url or "").strip()
+    if not text:
+        raise QueryError("url", "url is required: a page path such as /pricing or a full URL")
+    if "://" in text or text.startswith("//"):
+        try:
+            text = urlsplit(text).path
+        except ValueError:
+            raise QueryError("url", "url is not a valid URL") from None
+    else:
+        text = text.split("#", 1)[0].split("?", 1)[0]
+    if not text.startswith("/"):
+        text = "/" + text
+    if len(text) > 512:
+        raise QueryError("url", "url is too long (at most 512 characters of path)")
+    return text
+
+
+def _int_param(params: Mapping[str, str], name: str) -> int | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) > 100_000:
+        raise QueryError(name, f"{name} must be a width in px between 0 and 100000")
+    return int(raw)
+
+
+def parse_filter(params: Mapping[str, str]) -> HeatmapFilter:
+    """`url`, `kind`, `device`, `width_min`, `width_max` from request parameters."""
+    kind = (params.get("kind") or "click").strip()
+    if kind not in KINDS:
+        raise QueryError("kind", "kind must be click, move or scroll")
+    device = (params.get("device") or "").strip() or None
+    if device is not None and device not in DEVICE_CLASSES:
+        raise QueryError("device", "device must be desktop, tablet or mobile")
+    low, high = _int_param(params, "width_min"), _int_param(params, "width_max")
+    if low is not None and high is not None and low > high:
+        raise QueryError("width_min", "width_min must not be above width_max")
+    return HeatmapFilter(normalize_path(params.get("url", "")), kind, device, low, high)
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
+
+
+def _variants(path: str) -> list[str]:
+    """`/pricing` and `/pricing/` are one page."""
+    if path == "/":
+        return ["/"]
+    bare = path.rstrip("/") or "/"
+    return [bare, bare + "/"]
+
+
+def _tail_paths(site_id: int, state: RollupState, model: type[peewee.Model], since: int) -> set[str]:
+    return {p for (p,) in model.select(model.path).where((model.id > since) & (model.site == site_id))
+            .distinct().tuples()}
+
+
+def resolve_paths(site_id: int, pattern: str, state: RollupState | None = None) -> list[str]:
+    """The stored paths a request means: both slash variants, or every match of a wildcard."""
+    if "*" not in pattern:
+        return _variants(pattern)
+    state = state or RollupState.load()
+    known = {p for (p,) in HeatmapPage.select(HeatmapPage.path).where(HeatmapPage.site == site_id).tuples()}
+    known |= _tail_paths(site_id, state, HeatmapPoint, state.points_id)
+    known |= _tail_paths(site_id, state, Pageview, state.pageviews_id)
+    matcher = _wildcard(pattern)
+    return sorted(p for p in known if matcher.match(p))[:MAX_PAGES]
+
+
+def top_pages(site_id: int, limit: int = 30) -> list[dict[str, Any]]:
+    """Pages with the most heatmap data (all time, rolled up), for the page picker."""
+    rows = (HeatmapPage.select(HeatmapPage.path, HeatmapPage.points).where(HeatmapPage.site == site_id)
+            .order_by(HeatmapPage.points.desc(), HeatmapPage.path).limit(limit).tuples())
+    return [{"path": path, "points": int(points)} for path, points in rows]
+
+
+def _rollup_where(model: type[peewee.Model], query: Query, flt: HeatmapFilter, keys: list[str]) -> Any:
+    cond = (model.site == query.site_id) & (model.page_key << keys) & (model.day >= query.start) & (
+        model.day <= query.end)
+    if flt.device:
+        cond &= model.device == flt.device
+    if flt.bands is not None:
+        cond &= model.width_band << list(flt.bands)
+    return cond
+
+
+def _raw_points(query: Query, flt: HeatmapFilter, paths: list[str], kinds: list[int], since: int,
+                session_ids: Any = None) -> Iterable[tuple]:
+    """Raw points above `since` matching everything but the width band (checked in Python, the
+    same way the rollup buckets it)."""
+    low, high = query.utc_bounds()
+    P = HeatmapPoint
+    cond = ((P.site == query.site_id) & (P.path << paths) & (P.kind << kinds)
+            & (P.occurred_at >= low) & (P.occurred_at < high))
+    if since:
+        cond &= P.id > since
+    if flt.device:
+        cond &= P.device == flt.device
+    if session_ids is not None:
+        cond &= P.session << session_ids
+    rows = point_rows(P.select().where(cond)).tuples()
+    bands = flt.bands
+    return [r for r in rows if bands is None or width_band(r[10]) in bands]
+
+
+def heatmap(query: Query, flt: HeatmapFilter, *, session_ids: Any = None) -> dict[str, Any]:
+    """The map of one page or page group. `session_ids`: a subquery of session ids (a segment)."""
+    state = RollupState.load()
+    paths = resolve_paths(query.site_id, flt.url, state)
+    use_rollups = session_ids is None and state.rolled_zone(query.site_id) == query.timezone
+    points_since = state.points_id if use_rollups else 0
+    views_since = state.pageviews_id if use_rollups else 0
+    keys = [page_key(p) for p in paths]
+    result: dict[str, Any] = {"kind": flt.kind, "url": flt.url, "points": [], "elements": [], "scroll": [],
+                              "total": 0, "anchors": [], "rage": [], "views": 0, "pages": paths,
+                              "bin": BIN, "source": "rollup+raw" if use_rollups else "raw"}
+    if not paths:
+        return result
+    if flt.kind == "scroll":
+        result.update(_scroll(query, flt, paths, keys, use_rollups, views_since, session_ids))
+        return result
+
+    kind = KINDS[flt.kind]
+    cells: Counter = Counter()
+    anchors: Counter = Counter()
+    selectors: dict[str, str] = {}
+    element_rage: Counter = Counter()
+    if use_rollups:
+        C = HeatmapCell
+        rows = (C.select(C.bx, C.by, peewee.fn.SUM(C.count))
+                .where(_rollup_where(C, query, flt, keys) & (C.kind == kind)).group_by(C.bx, C.by).tuples())
+        for bx, by, n in rows:
+            cells[(bx, by)] += int(n)
+        if kind == POINT_CLICK:
+            A = HeatmapAnchor
+            rows = (A.select(A.sel_key, peewee.fn.MAX(A.selector), A.ox, A.oy, peewee.fn.SUM(A.count),
+                             peewee.fn.SUM(A.rage))
+                    .where(_rollup_where(A, query, flt, keys)).group_by(A.sel_key, A.ox, A.oy).tuples())
+            for skey, selector, ox, oy, n, rage in rows:
+                selectors[skey] = selector
+                anchors[(skey, ox, oy)] += int(n)
+                element_rage[skey] += int(rage or 0)
+    raw = _raw_points(query, flt, paths, [kind], points_since, session_ids)
+    clicks: dict[int, list[tuple]] = {}
+    for row in raw:
+        cells[(max(0, row[5]) // BIN, max(0, row[6]) // BIN)] += 1
+        if kind == POINT_CLICK and row[7]:
+            skey = selector_key(row[7])
+            selectors[skey] = row[7]
+            anchors[(skey, anchor_step(row[8]), anchor_step(row[9]))] += 1
+            clicks.setdefault(row[12], []).append(row)
+    for start in rage_bursts(clicks.values()):
+        element_rage[selector_key(start[7])] += 1
+
+    total = sum(cells.values())
+    half = BIN // 2
+    result["total"] = total
+    result["points"] = [{"x": bx * BIN + half, "y": by * BIN + half, "count": n}
+                        for (bx, by), n in cells.most_common(MAX_POINTS)]
+    per_element: Counter = Counter()
+    for (skey, _ox, _oy), n in anchors.items():
+        per_element[skey] += n
+    result["elements"] = [{"selector": selectors[s], "count": n,
+                           "share": round(100.0 * n / total, 1) if total else 0.0}
+                          for s, n in per_element.most_common(MAX_ELEMENTS)]
+    result["anchors"] = [{"selector": selectors[s], "ox": anchor_offset(ox), "oy": anchor_offset(oy), "count": n}
+                         for (s, ox, oy), n in anchors.most_common(MAX_ANCHORS)]
+    result["rage"] = [{"selector": selectors[s], "count": n}
+                      for s, n in element_rage.most_common(MAX_ELEMENTS) if n > 0]
+    return result
+
+
+def _scroll(query: Query, flt: HeatmapFilter, paths: list[str], keys: list[str], use_rollups: bool,
+            since: int, session_ids: Any) -> dict[str, Any]:
+    depths: Counter = Counter()
+    if use_rollups:
+        S = HeatmapScroll
+        for depth, n in (S.select(S.depth, peewee.fn.SUM(S.views)).where(_rollup_where(S, query, flt, keys))
+                         .group_by(S.depth).tuples()):
+            depths[int(depth)] += int(n)
+    low, high = query.utc_bounds()
+    V = Pageview
+    cond = (V.site == query.site_id) & (V.path << paths) & (V.started_at >= low) & (V.started_at < high)
+    if since:
+        cond &= V.id > since
+    if flt.device:
+        cond &= Session.device == flt.device
+    if session_ids is not None:
+        cond &= V.session << session_ids
+    bands = flt.bands
+    for row in pageview_rows(V.select()).where(cond).tuples():
+        if bands is None or width_band(row[4]) in bands:
+            depths[scroll_depth(row[5])] += 1
+    views = sum(depths.values())
+    curve = []
+    for step in range(0, 101, SCROLL_STEP):
+        reached = sum(n for depth, n in depths.items() if depth >= step)
+        curve.append({"depth_pct": step, "visitors_pct": round(100.0 * reached / views, 1) if views else 0.0})
+    return {"scroll": curve, "views": views, "total": views}
+
+
+def width_bands() -> list[dict[str, Any]]:
+    """The width bands a width filter snaps to, for the dashboard's selector."""
+    out = []
+    for i, low in enumerate(WIDTH_BANDS):
+        high = WIDTH_BANDS[i + 1] - 1 if i + 1 < len(WIDTH_BANDS) else None
+        out.append({"min": low, "max": high})
+    return out
