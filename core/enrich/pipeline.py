@@ -165,9 +165,9 @@ def mask_inputs(hit: Hit, env: EnrichEnv) -> None:
 DEFAULT_STEPS: tuple[Step, ...] = (
     Step("drop_opted_out", drop_opted_out, "request"),
     Step("drop_dnt", drop_dnt, "request"),
-    Step("drop_sampled_out", drop_sampled_out, "request"),
     Step("drop_bot", drop_bot, "request"),
     Step("drop_ignored_ip", drop_ignored_ip, "request"),
+    Step("drop_sampled_out", drop_sampled_out, "request"),
     Step("put_clock", put_clock),
     Step("put_user_agent", put_user_agent),
     Step("drop_mobile", drop_mobile),

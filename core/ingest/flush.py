@@ -24,6 +24,7 @@ from core.enrich import pipeline
 from core.enrich.pipeline import EnrichEnv, Hit, Step
 
 from .journal import Journal, Segment, encode, read_entries
+from .parts import CollectPart
 from .sitecache import SiteCache
 from .store import store_hits
 
@@ -74,12 +75,14 @@ class FlushReport:
 
 class Flusher:
     def __init__(self, db: peewee.Database, journal: Journal, sites: SiteCache, env: EnrichEnv,
-                 steps: Callable[[], Sequence[Step]], stats: CollectStats, *, interval: float, batch_size: int):
+                 steps: Callable[[], Sequence[Step]], parts: Callable[[], list[CollectPart]], stats: CollectStats,
+                 *, interval: float, batch_size: int):
         self.db = db
         self.journal = journal
         self.sites = sites
         self.env = env
         self.steps = steps
+        self.parts = parts
         self.stats = stats
         self.interval = interval
         self.batch_size = batch_size
@@ -208,7 +211,7 @@ class Flusher:
             return
         try:
             with self.db.atomic():
-                result = store_hits(hits)
+                result = store_hits(hits, self._part_table())
         except UNAVAILABLE:
             raise
         except peewee.DatabaseError as exc:
@@ -225,7 +228,7 @@ class Flusher:
         for _attempt in range(2):  # the second attempt sees what a racing process committed
             try:
                 with self.db.atomic():
-                    result = store_hits([hit])
+                    result = store_hits([hit], self._part_table())
                 self._count(result.stored, result.duplicates, report)
                 return
             except UNAVAILABLE:
@@ -233,6 +236,9 @@ class Flusher:
             except peewee.DatabaseError as exc:
                 last = exc
         self._reject([hit.source], f"{type(last).__name__}: {last}", report)
+
+    def _part_table(self) -> dict[str, CollectPart]:
+        return {part.name: part for part in self.parts()}
 
     def _count(self, stored: int, duplicates: int, report: FlushReport) -> None:
         report.stored += stored

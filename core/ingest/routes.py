@@ -24,6 +24,7 @@ from core.web import client_ip, json_response, security_headers
 
 from . import schema
 from .journal import encode
+from .parts import parse_parts
 
 if TYPE_CHECKING:
     from .service import IngestService
@@ -106,7 +107,16 @@ def make_collect_app(service: IngestService, ctx: AppContext) -> Callable[..., I
             service.stats.add("rejected:too_large")
             return _error(413, "too_large", f"Request body is larger than {max_bytes} bytes.")
         try:
-            payload = schema.parse_body(raw)
+            document = schema.parse_json(raw)
+            payload = schema.payload(document)
+            extensions = service.parts()
+            if extensions:
+                try:
+                    extra = parse_parts(extensions, document)
+                except ValueError as exc:
+                    raise schema.Rejection(422, "invalid", str(getattr(exc, "detail", exc))) from None
+                if extra:
+                    payload["x"] = extra
         except schema.Rejection as rejection:
             service.stats.add(f"rejected:{rejection.code}")
             site = sites.lookup(origin_host(origin or "") or "") if origin else None

@@ -19,6 +19,7 @@ from core.enrich.useragent import UserAgentParser
 
 from .flush import CollectStats, Flusher, FlushReport
 from .journal import Journal
+from .parts import CollectPart
 from .sitecache import SiteCache
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -55,13 +56,17 @@ class IngestService:
         )
         ctx.services.setdefault("enrich_steps", list(DEFAULT_STEPS))
         self.flusher = Flusher(
-            db, self.journal, self.sites, self.env, self.steps, self.stats,
+            db, self.journal, self.sites, self.env, self.steps, self.parts, self.stats,
             interval=settings["ingest.flush_interval_seconds"], batch_size=settings["ingest.flush_batch_size"],
         )
 
     def steps(self) -> Sequence[Step]:
         steps: Sequence[Step] = self.ctx.services["enrich_steps"]
         return steps
+
+    def parts(self) -> list[CollectPart]:
+        parts: list[CollectPart] = self.ctx.services.setdefault("collect_parts", [])
+        return parts
 
     def start(self) -> None:
         """Serve's start-up: bring in the bundled country database, then run the flusher."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +24,9 @@ from core.enrich.pipeline import Hit
 from core.models import CollectBatch, Event, HeatmapPoint, Pageview, RecordingChunk, Session, SessionTag
 from core.models.analytics import POINT_CLICK, POINT_MOVE, POINT_SCROLL
 
+from .parts import CollectPart
+
+log = logging.getLogger("uxwizz.flush")
 CHUNK_ROWS = 200  # rows per multi-row INSERT: well under SQLite's variable limit for 32 columns
 
 
@@ -82,17 +86,19 @@ def _hit_times(hit: Hit) -> tuple[dt.datetime, dt.datetime]:
     return ms_to_dt(min(times)), ms_to_dt(max(times))
 
 
-def store_hits(hits: Iterable[Hit]) -> StoreResult:
+def store_hits(hits: Iterable[Hit], parts: dict[str, CollectPart] | None = None) -> StoreResult:
     """Store the hits; call inside a transaction (the caller owns commit and retry)."""
     result = StoreResult()
+    parts = parts or {}
     hits = list(hits)
     fresh = _skip_known_batches(hits, result)
     if not fresh:
         return result
     sessions = _upsert_sessions(fresh, result)
-    pageviews = _upsert_pageviews(fresh, sessions, result)
+    pageviews = _upsert_pageviews(fresh, sessions, result, parts)
     _insert_events_tags(fresh, sessions, pageviews, result)
     _insert_pointer(fresh, sessions, pageviews, result)
+    _write_parts(fresh, sessions, pageviews, parts)
     _update_sessions(sessions)
     rows = [{"site": h.site.id, "batch_id": h.payload["bid"], "received_at": ms_to_dt(h.received_ms)} for h in fresh]
     for part in chunks(rows):
@@ -184,8 +190,17 @@ def _page_updates(old: dict[str, int], page: dict[str, Any]) -> dict[str, int]:
     return {k: v for k, v in merged.items() if v != old[k]}
 
 
+def _part_pids(hit: Hit, parts: dict[str, CollectPart]) -> set[str]:
+    pids: set[str] = set()
+    for name, value in (hit.payload.get("x") or {}).items():
+        part = parts.get(name)
+        if part is not None:
+            pids |= part.pids(value)
+    return pids
+
+
 def _upsert_pageviews(hits: list[Hit], sessions: dict[tuple[int, str], _SessionState],
-                      result: StoreResult) -> dict[tuple[int, str], int]:
+                      result: StoreResult, parts: dict[str, CollectPart]) -> dict[tuple[int, str], int]:
     """Pageview ids by (session id, pid) for every pid the hits mention (pages and references)."""
     referenced: dict[int, set[str]] = defaultdict(set)
     for hit in hits:
@@ -193,6 +208,7 @@ def _upsert_pageviews(hits: list[Hit], sessions: dict[tuple[int, str], _SessionS
         for name in ("pages", "events", "tags", "pointer"):
             for item in hit.payload.get(name, ()):
                 referenced[session_id].add(item["pid"])
+        referenced[session_id] |= _part_pids(hit, parts)
     existing: dict[tuple[int, str], dict[str, int]] = {}
     cols = (Pageview.id, Pageview.session, Pageview.client_id, Pageview.active_ms, Pageview.visible_ms,
             Pageview.max_scroll_pct, Pageview.doc_h, Pageview.doc_w)
@@ -364,6 +380,23 @@ def _pointer_pageviews(hit: Hit, sessions: dict[tuple[int, str], _SessionState],
         pv = pageviews.get((state.id, point["pid"]))
         if pv is not None:
             yield pv
+
+
+def _write_parts(hits: list[Hit], sessions: dict[tuple[int, str], _SessionState],
+                 pageviews: dict[tuple[int, str], int], parts: dict[str, CollectPart]) -> None:
+    for hit in hits:
+        extra = hit.payload.get("x")
+        if not extra:
+            continue
+        session_id = sessions[(hit.site.id, hit.payload["sid"])].id
+        pids = _part_pids(hit, parts) | {page["pid"] for page in hit.payload.get("pages", ())}
+        ids = {pid: pageviews[(session_id, pid)] for pid in pids if (session_id, pid) in pageviews}
+        for name, value in extra.items():
+            part = parts.get(name)
+            if part is None:
+                log.warning("batch part %r has no handler registered; not stored", name)
+                continue
+            part.write(value, site_id=hit.site.id, session_id=session_id, pageview_ids=ids)
 
 
 def _update_sessions(sessions: dict[tuple[int, str], _SessionState]) -> None:
