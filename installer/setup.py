@@ -120,7 +120,12 @@ def existing_install_problem(db_url: str, base_dir: str) -> str | None:
 def install_lock(config_path: str) -> Iterator[None]:
     """One install at a time per config folder, across threads and processes (flock on the folder)."""
     directory = os.path.dirname(os.path.abspath(config_path)) or "."
-    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        raise InstallError(_("Cannot use the folder {path} for config.ini: {reason}").format(
+            path=directory, reason=exc.strerror or exc)) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -130,7 +130,7 @@ def test_posts_elsewhere_redirect_and_static_files_are_served(web):
 
 def test_system_check_shows_each_item_with_a_mark(web, fresh_settings):
     page = web.get("/install")
-    items = re.findall(r'<li class="(ok|error|warn)">\s*<span class="mark"[^>]*>(.)</span>\s*<strong>([^<]+)',
+    items = re.findall(r'<li class="check-(ok|error|warn)">\s*<span class="mark"[^>]*>(.)</span>\s*<strong>([^<]+)',
                        page.text)
     labels = [label for _cls, _mark, label in items]
     assert labels == ["Python 3.11 or newer", "Data folder is writable", "Config folder is writable",
