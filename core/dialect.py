@@ -117,6 +117,23 @@ class Dialect:
         the new values of `counters` to it instead."""
         raise NotImplementedError
 
+    # -- date bucketing and durations for the statistics queries ------------------------------
+
+    BUCKETS = ("hour", "day", "week", "month", "year")
+
+    def shift_seconds(self, column: Any, seconds: Any) -> Any:
+        """`column` (naive UTC datetime) moved by `seconds` (an int or an integer SQL expression)."""
+        raise NotImplementedError
+
+    def bucket_expr(self, column: Any, unit: str) -> Any:
+        """A text key for the bucket of a (local) datetime: 'YYYY-MM-DD HH:00', 'YYYY-MM-DD' (day, and
+        the Monday of the week), 'YYYY-MM' or 'YYYY'."""
+        raise NotImplementedError
+
+    def seconds_between(self, start: Any, end: Any) -> Any:
+        """Whole seconds from `start` to `end` (two datetime columns)."""
+        raise NotImplementedError
+
 
 class SqliteDialect(Dialect):
     engine = "sqlite"
@@ -192,6 +209,22 @@ class SqliteDialect(Dialect):
         return insert.on_conflict(conflict_target=key,
                                   update={f: f + getattr(peewee.EXCLUDED, f.column_name) for f in counters})
 
+    def shift_seconds(self, column: Any, seconds: Any) -> Any:
+        if isinstance(seconds, int):
+            return peewee.fn.datetime(column, f"{seconds:+d} seconds")
+        return peewee.fn.datetime(column, peewee.NodeList((seconds, peewee.SQL("|| ' seconds'"))))
+
+    _SQLITE_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+
+    def bucket_expr(self, column: Any, unit: str) -> Any:
+        if unit == "week":  # the Monday on or before the day
+            return peewee.fn.date(column, "weekday 0", "-6 days").coerce(False)
+        return peewee.fn.strftime(self._SQLITE_FORMATS[unit], column).coerce(False)
+
+    def seconds_between(self, start: Any, end: Any) -> Any:
+        return (peewee.fn.CAST(peewee.NodeList((peewee.fn.strftime("%s", end), peewee.SQL("AS INTEGER"))))
+                - peewee.fn.CAST(peewee.NodeList((peewee.fn.strftime("%s", start), peewee.SQL("AS INTEGER")))))
+
 
 class MySQLDialect(Dialect):
     engine = "mysql"
@@ -249,6 +282,23 @@ class MySQLDialect(Dialect):
 
     def upsert_adding(self, insert: Any, key: list[Any], counters: list[Any]) -> Any:
         return insert.on_conflict(update={f: f + peewee.fn.VALUES(f) for f in counters})
+
+    def shift_seconds(self, column: Any, seconds: Any) -> Any:
+        amount = peewee.Value(seconds) if isinstance(seconds, int) else seconds
+        return peewee.NodeList((peewee.SQL("DATE_ADD("), column, peewee.SQL(", INTERVAL"), amount,
+                                peewee.SQL("SECOND)")))
+
+    _MYSQL_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+
+    def bucket_expr(self, column: Any, unit: str) -> Any:
+        if unit == "week":  # the Monday on or before the day
+            monday = peewee.NodeList((peewee.SQL("DATE_SUB("), column, peewee.SQL(", INTERVAL"),
+                                      peewee.fn.WEEKDAY(column), peewee.SQL("DAY)")))
+            return peewee.fn.DATE_FORMAT(monday, "%Y-%m-%d").coerce(False)
+        return peewee.fn.DATE_FORMAT(column, self._MYSQL_FORMATS[unit]).coerce(False)
+
+    def seconds_between(self, start: Any, end: Any) -> Any:
+        return peewee.fn.TIMESTAMPDIFF(peewee.SQL("SECOND"), start, end)
 
 
 def dialect_for(url: str, base_dir: str = ".") -> Dialect:

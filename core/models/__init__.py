@@ -19,10 +19,12 @@ from .base import BaseModel, JSONField, utcnow
 from .heatmaps import HEATMAP_MODELS
 from .keyvalue import KeyValue
 from .recordings import RECORDING_MODELS
+from .rollups import ROLLUP_MODELS, DailyBreakdown, DailyStat
+from .segments import SEGMENT_MODELS, Segment, WatchedSession
 from .site import Site
 
 ALL_MODELS: list[type[BaseModel]] = [Site, User, SiteAccess, LoginSession, ApiToken, KeyValue, *ANALYTICS_MODELS,
-                                     *RECORDING_MODELS, *HEATMAP_MODELS]
+                                     *RECORDING_MODELS, *HEATMAP_MODELS, *SEGMENT_MODELS, *ROLLUP_MODELS]
 
 
 def register_models(*models: type[BaseModel]) -> None:

@@ -2,6 +2,9 @@
 
 Parsed in one place from request parameters (a plain mapping, no Bottle). Dates are days in the
 site's time zone; `utc_bounds()` turns them into the naive-UTC datetimes stored in the tables.
+Segment filters (tags, visited pages, referrer, country, device, UTM, session length, events) are
+validated here and kept as normalised strings, so `params()` round-trips them into a bookmarkable URL;
+`core.queries.filters` turns them into SQL.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ class Query:
     def utc_bounds(self) -> tuple[dt.datetime, dt.datetime]:
         """[start, end) as naive UTC datetimes: midnight to midnight in the site's zone."""
         zone = ZoneInfo(self.timezone)
-        low = dt.datetime.combine(self.start, dt.time(), zone).astimezone(dt.timezone.utc)
-        high = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.timezone.utc)
+        low = dt.datetime.combine(self.start, dt.time(), zone).astimezone(dt.UTC)
+        high = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
         return low.replace(tzinfo=None), high.replace(tzinfo=None)
 
     def previous(self) -> Query:
@@ -61,6 +64,71 @@ class Query:
         return out
 
 
+# Segment filters: URL parameter -> (label, validator). Validators return the normalised string or
+# raise QueryError naming the parameter. Lists are comma-separated.
+MAX_LIST = 20
+MAX_TEXT = 512
+
+
+def _text(name: str, raw: str) -> str:
+    if len(raw) > MAX_TEXT:
+        raise QueryError(name, f"{name} may be at most {MAX_TEXT} characters")
+    return raw
+
+
+def _list(name: str, raw: str) -> str:
+    items = [item.strip() for item in _text(name, raw).split(",") if item.strip()]
+    if len(items) > MAX_LIST:
+        raise QueryError(name, f"{name} takes at most {MAX_LIST} values")
+    return ",".join(items)
+
+
+def _countries(name: str, raw: str) -> str:
+    items = _list(name, raw.upper()).split(",")
+    for item in items:
+        if not (len(item) == 2 and item.isalpha() and item.isascii()) and item != "--":
+            raise QueryError(name, f"{name} takes two-letter country codes such as DE (-- for unknown)")
+    return ",".join(items)
+
+
+def _seconds(name: str, raw: str) -> str:
+    if not raw.isdigit() or int(raw) > 86400 * 7:
+        raise QueryError(name, f"{name} must be a whole number of seconds (0-604800)")
+    return str(int(raw))
+
+
+def _devices(name: str, raw: str) -> str:
+    items = _list(name, raw.lower()).split(",")
+    for item in items:
+        if item not in ("desktop", "tablet", "mobile"):
+            raise QueryError(name, f"{name} must be desktop, tablet or mobile")
+    return ",".join(items)
+
+
+SEGMENT_FILTERS: dict[str, Any] = {
+    "tag": _list,  # every listed tag (AND)
+    "no_tag": _list,  # none of the listed tags
+    "page": _list,  # visited any of these paths; * is a wildcard
+    "entry": _text,  # landing path; * wildcard
+    "referrer": _list,  # referrer domain (or full URL with *), "direct" for none
+    "country": _countries,
+    "city": _list,
+    "device": _devices,
+    "browser": _list,
+    "os": _list,
+    "language": _list,
+    "utm_source": _list,
+    "utm_medium": _list,
+    "utm_campaign": _list,
+    "min_duration": _seconds,  # session length in seconds
+    "max_duration": _seconds,
+    "min_pages": _seconds,
+    "event_category": _text,
+    "event_action": _text,
+}
+FILTER_NAMES: tuple[str, ...] = tuple(SEGMENT_FILTERS)
+
+
 def _date(params: Mapping[str, str], name: str) -> dt.date | None:
     raw = (params.get(name) or "").strip()
     if not raw:
@@ -72,7 +140,7 @@ def _date(params: Mapping[str, str], name: str) -> dt.date | None:
 
 
 def today_in(timezone: str, now: dt.datetime | None = None) -> dt.date:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
@@ -97,5 +165,28 @@ def parse_query(
         raise QueryError("from", "from must not be after to")
     if (end - start).days + 1 > MAX_DAYS:
         raise QueryError("from", f"a range may span at most {MAX_DAYS} days")
-    filters = {name: params[name].strip() for name in filter_names if (params.get(name) or "").strip()}
+    filters: dict[str, str] = {}
+    for name in filter_names:
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            continue
+        check = SEGMENT_FILTERS.get(name)
+        value = check(name, raw) if check else raw
+        if value:
+            filters[name] = value
+    if "min_duration" in filters and "max_duration" in filters and \
+            int(filters["min_duration"]) > int(filters["max_duration"]):
+        raise QueryError("min_duration", "min_duration must not be more than max_duration")
     return Query(site_id=site_id, timezone=timezone, start=start, end=end, filters=filters)
+
+
+def parse_segment(params: Mapping[str, str]) -> dict[str, str]:
+    """Only the segment filters of `params`, validated (for saving a named segment)."""
+    only = {name: params[name] for name in FILTER_NAMES if name in params}
+    return dict(parse_query(0, "UTC", only, FILTER_NAMES).filters)
+
+
+def parse_site_query(site_id: int, timezone: str, params: Mapping[str, str],
+                     now: dt.datetime | None = None) -> Query:
+    """`parse_query` with every segment filter: what the dashboard and the REST API use."""
+    return parse_query(site_id, timezone, params, FILTER_NAMES, now=now)

@@ -1,0 +1,171 @@
+"""Build and keep the daily rollups (`rollup_daily`, `rollup_breakdowns`) that the statistics read.
+
+A day is rolled up in the site's time zone from the raw tables, with exactly the definitions of the
+raw queries in core.queries.stats (sessions count on the day they started). The `rollups` job rolls
+today and yesterday every few minutes and back-fills days that have no complete row; deleting
+sessions calls `invalidate` so their days are read raw until the next roll-up. `--rebuild` redoes all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import peewee
+
+from core.models import DailyBreakdown, DailyStat, Pageview, Session, Site, utcnow
+from core.queries import sketch
+from core.queries.query import Query, today_in
+from core.queries.stats import SESSION_DIMENSIONS, dimension_value, visitor_key
+
+GRACE = dt.timedelta(hours=1)  # late pageviews of sessions that started just before midnight
+MAX_DAYS_PER_RUN = 400  # back-fill in slices so one job run stays short
+Progress = Callable[[int, int, str], None]
+
+_SESSION_COLUMNS = {
+    "city": ("country", "city"), "screen": ("screen_w", "screen_h"), "entry": ("landing_url",),
+}
+
+
+def roll_day(db: peewee.Database, site: Site, day: dt.date, now: dt.datetime | None = None) -> DailyStat:
+    """(Re)compute one local day of one site and store it, replacing what was there."""
+    now = now or utcnow()
+    q = Query(site.id, site.timezone, day, day)
+    low, high = q.utc_bounds()
+    in_day = (Session.site == site.id) & (Session.started_at >= low) & (Session.started_at < high)
+    fields = [Session.id, visitor_key(), Session.started_at, Session.last_seen_at, Session.pageview_count,
+              Session.event_count]
+    names = sorted({col for dim in SESSION_DIMENSIONS for col in _SESSION_COLUMNS.get(dim, (dim,))})
+    fields += [getattr(Session, name) for name in names]
+    totals = {"sessions": 0, "pageviews": 0, "bounces": 0, "duration_sum": 0, "events": 0}
+    breakdowns: dict[tuple[str, str], list[int]] = {}
+    visitors: set[str] = set()
+    bounce_of: dict[int, int] = {}
+
+    def add(dim: str, value: str, numbers: tuple[int, int, int, int]) -> None:
+        slot = breakdowns.setdefault((dim, value), [0, 0, 0, 0])
+        for i, n in enumerate(numbers):
+            slot[i] += n
+
+    for row in Session.select(*fields).where(in_day).tuples().iterator():
+        sid, visitor, started, last_seen, pages, events = row[:6]
+        columns = dict(zip(names, row[6:], strict=True))
+        duration = int((_dt(last_seen) - _dt(started)).total_seconds())
+        bounce = 1 if pages <= 1 else 0
+        bounce_of[sid] = bounce
+        totals["sessions"] += 1
+        totals["pageviews"] += pages
+        totals["bounces"] += bounce
+        totals["duration_sum"] += duration
+        totals["events"] += events
+        visitors.add(str(visitor))
+        for dim in SESSION_DIMENSIONS:
+            keys = tuple(columns[c] for c in _SESSION_COLUMNS.get(dim, (dim,)))
+            add(dim, dimension_value(dim, keys), (1, pages, bounce, duration))
+
+    pages_seen: dict[str, set[int]] = {}
+    last_page: dict[int, list[tuple[Any, str, int]]] = {}
+    views = (Pageview.select(Pageview.session, Pageview.path, Pageview.started_at, Pageview.active_ms)
+             .join(Session, on=(Pageview.session == Session.id)).where(in_day).tuples().iterator())
+    for sid, path, started, active_ms in views:
+        bounce = bounce_of.get(sid, 0)
+        add("page", path, (0, 1, bounce, int(active_ms or 0)))
+        pages_seen.setdefault(path, set()).add(sid)
+        moment = _dt(started)
+        current = last_page.get(sid)
+        if current is None or moment > current[0][0]:
+            last_page[sid] = [(moment, path, int(active_ms or 0))]
+        elif moment == current[0][0]:
+            current.append((moment, path, int(active_ms or 0)))
+    for path, sessions in pages_seen.items():
+        breakdowns[("page", path)][0] = len(sessions)
+    exits: dict[str, set[int]] = {}
+    for sid, entries in last_page.items():
+        for _moment, path, active_ms in entries:
+            add("exit", path, (0, 1, bounce_of.get(sid, 0), active_ms))
+            exits.setdefault(path, set()).add(sid)
+    for path, sessions in exits.items():
+        breakdowns[("exit", path)][0] = len(sessions)
+
+    registers = sketch.add_all(sketch.new(), visitors)
+    with db.atomic():
+        DailyStat.delete().where((DailyStat.site == site.id) & (DailyStat.day == day)).execute()
+        DailyBreakdown.delete().where((DailyBreakdown.site == site.id) & (DailyBreakdown.day == day)).execute()
+        stat = DailyStat.create(site=site.id, day=day, timezone=site.timezone, visitors=len(visitors),
+                                visitor_sketch=bytes(registers), complete=now >= high + GRACE, rolled_at=now,
+                                **totals)
+        rows = [{"site": site.id, "day": day, "dimension": dim, "value": value[:2048], "sessions": n[0],
+                 "pageviews": n[1], "bounces": n[2], "duration_sum": n[3]}
+                for (dim, value), n in breakdowns.items()]
+        for start in range(0, len(rows), 500):
+            DailyBreakdown.insert_many(rows[start:start + 500]).execute()
+    return stat
+
+
+def _dt(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+def days_to_roll(site: Site, now: dt.datetime | None = None, rebuild: bool = False) -> list[dt.date]:
+    """Today and yesterday, plus every earlier day since the first session without a complete row."""
+    now = now or utcnow()
+    today = today_in(site.timezone, now.replace(tzinfo=dt.UTC))
+    first = Session.select(peewee.fn.MIN(Session.started_at)).where(Session.site == site.id).scalar()
+    if first is None:
+        return []
+    first_day = today_in(site.timezone, _dt(first).replace(tzinfo=dt.UTC))
+    done = set() if rebuild else {
+        row.day if isinstance(row.day, dt.date) else dt.date.fromisoformat(str(row.day))
+        for row in DailyStat.select(DailyStat.day).where(
+            (DailyStat.site == site.id) & (DailyStat.complete == True)  # noqa: E712
+            & (DailyStat.timezone == site.timezone))}
+    days = []
+    day = first_day
+    while day <= today:
+        if day not in done or day >= today - dt.timedelta(days=1):
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def rebuild_site(db: peewee.Database, site_id: int, progress: Progress | None = None,
+                 rebuild: bool = True) -> int:
+    site = Site.get_by_id(site_id)
+    if rebuild:
+        DailyStat.delete().where(DailyStat.site == site.id).execute()
+        DailyBreakdown.delete().where(DailyBreakdown.site == site.id).execute()
+    days = days_to_roll(site, rebuild=rebuild)
+    if not rebuild:
+        days = days[-MAX_DAYS_PER_RUN:]
+    for index, day in enumerate(days, start=1):
+        roll_day(db, site, day)
+        if progress:
+            progress(index, len(days), f"{site.domain} {day.isoformat()}")
+    return len(days)
+
+
+def invalidate(site_id: int, moments: Iterable[dt.datetime], timezone: str) -> int:
+    """Drop the rollups of the local days of `moments` (sessions' start times): read raw until rolled again."""
+    days = {today_in(timezone, moment.replace(tzinfo=dt.UTC)) for moment in moments}
+    if not days:
+        return 0
+    DailyBreakdown.delete().where((DailyBreakdown.site == site_id) & DailyBreakdown.day.in_(sorted(days))).execute()
+    return DailyStat.delete().where((DailyStat.site == site_id) & DailyStat.day.in_(sorted(days))).execute()
+
+
+def rollup_job(ctx: Any, *, rebuild: bool = False, progress: Progress | None = None) -> str:
+    """The scheduled job: roll recent days and back-fill missing ones for every site."""
+    db = ctx.database.db
+    total = 0
+    for site in Site.select().order_by(Site.id):
+        total += rebuild_site(db, site.id, progress=progress, rebuild=rebuild)
+    return f"rolled up {total} site-day(s)"
+
+
+def register_jobs(ctx: Any) -> None:
+    from core.tasks import Job, add_jobs
+
+    if "rollups" not in ctx.services.get("jobs", {}):
+        add_jobs(ctx, Job("rollups", rollup_job, "Roll up daily statistics (today, yesterday, missing days).",
+                          seconds=300, supports_rebuild=True))
