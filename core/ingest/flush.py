@@ -30,7 +30,10 @@ from .store import store_hits
 
 log = logging.getLogger("uxwizz.flush")
 MAX_BACKOFF_SECONDS = 30.0
-UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError)
+# The database is down, locked or missing a table: keep everything and retry. Only content the
+# database refuses (IntegrityError, DataError) is handled entry by entry.
+UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError, peewee.ProgrammingError, peewee.InternalError,
+               peewee.NotSupportedError)
 
 
 class CollectStats:
@@ -214,7 +217,7 @@ class Flusher:
                 result = store_hits(hits, self._part_table())
         except UNAVAILABLE:
             raise
-        except peewee.DatabaseError as exc:
+        except (peewee.IntegrityError, peewee.DataError) as exc:
             # Content the database refuses (or a race with another process): one at a time, so a
             # single bad entry cannot hold the others back.
             log.warning("batch of %d refused (%s); retrying entry by entry", len(hits), exc)
@@ -233,7 +236,7 @@ class Flusher:
                 return
             except UNAVAILABLE:
                 raise
-            except peewee.DatabaseError as exc:
+            except (peewee.IntegrityError, peewee.DataError) as exc:
                 last = exc
         self._reject([hit.source], f"{type(last).__name__}: {last}", report)
 
