@@ -34,6 +34,7 @@ def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
 
     class RecordingSnapshot(Base):
         site = peewee.ForeignKeyField(site_table, on_delete="CASCADE")
+        kind = peewee.CharField(max_length=8, default="html")
         hash = peewee.CharField(max_length=64)
         url = peewee.CharField(max_length=2048, default="")
         size = peewee.IntegerField()
@@ -44,7 +45,7 @@ def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
 
         class Meta:
             table_name = "recording_snapshots"
-            indexes = ((("site", "hash"), True),)
+            indexes = ((("site", "kind", "hash"), True),)
 
     class RecordingPageSnapshot(Base):
         pageview = peewee.ForeignKeyField(pageview_table, on_delete="CASCADE")

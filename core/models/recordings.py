@@ -22,10 +22,15 @@ class MediumBlobField(peewee.BlobField):
 
 
 class RecordingSnapshot(BaseModel):
-    """One serialised page version (sanitised HTML, zlib), stored once per (site, content hash)."""
+    """A content-addressed recording blob (zlib), stored once per (site, kind, content hash).
+
+    kind "html": a page version replayed under pointer data (sanitised HTML);
+    kind "rrweb": the `data` of an rrweb event too large for a keepalive request (full snapshots).
+    """
 
     site = peewee.ForeignKeyField(Site, on_delete="CASCADE")
-    hash = peewee.CharField(max_length=64)  # sha256 hex of the uncompressed document
+    kind = peewee.CharField(max_length=8, default="html")
+    hash = peewee.CharField(max_length=64)  # sha256 hex of the body as uploaded
     url = peewee.CharField(max_length=2048, default="")
     size = peewee.IntegerField()  # compressed bytes
     raw_size = peewee.IntegerField()
@@ -35,7 +40,7 @@ class RecordingSnapshot(BaseModel):
 
     class Meta:
         table_name = "recording_snapshots"
-        indexes = ((("site", "hash"), True),)
+        indexes = ((("site", "kind", "hash"), True),)
 
 
 class RecordingPageSnapshot(BaseModel):

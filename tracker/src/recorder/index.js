@@ -1,0 +1,204 @@
+// The full-page recorder chunk (ust-rr-recorder.min.js), loaded lazily by ust-rr.min.js.
+//
+// It talks to the tracker only through window.UST.__rr (see tracker/src/recorder-hook.js):
+// `emit(kind, event)` queues one item for the current page view in the batch array `kind`.
+// Two kinds are sent (tracker/ARCHITECTURE.md, "Recordings"):
+//   dom        one rrweb event per item; events too large for a 64 KB keepalive request are
+//              uploaded once to /api/collect/blob and travel as {ref, type, timestamp};
+//   snapshots  {hash} of a pointer-mode page snapshot uploaded the same way (pages where the
+//              visitor is sampled out of full-page mode, or where the recorder fell back).
+// Privacy: password fields and .noRecord elements are blocked (never serialised), inputs are
+// masked unless the site records keyboard input and unmasks them, nothing is sent before the
+// tracker allows sending (consent).
+// Cost bounds: pages with more than `max_nodes` elements, a full snapshot slower than
+// SNAPSHOT_BUDGET_MS, or more than `max_mutations_per_second` sustained DOM mutations fall back
+// to pointer mode, so recording never freezes the visitor's page.
+import { record } from '@rrweb/record';
+import { sha256 } from './sha256.js';
+import { snapshotHtml } from './snapshot.js';
+
+const W = window;
+const D = document;
+const INLINE_LIMIT = 48000; // bytes of one serialised event sent inline (the batch limit is 60 KB)
+const SNAPSHOT_BUDGET_MS = 250;
+const MODE_KEY = 'ust-rr-mode';
+
+const script = D.currentScript;
+const base = script && script.src ? script.src.replace(/\/server\/[^/]*$/, '') : '';
+
+function warn(...args) {
+  try { console.warn('[UST recorder]', ...args); } catch (e) { /* no console */ }
+}
+
+function guard(fn) {
+  return function () {
+    try { return fn.apply(this, arguments); } catch (e) { warn(e); return undefined; }
+  };
+}
+
+function tabGet(key) { try { return W.sessionStorage.getItem(key); } catch (e) { return null; } }
+function tabSet(key, value) { try { W.sessionStorage.setItem(key, value); } catch (e) { /* blocked */ } }
+
+const encoder = new TextEncoder();
+
+function hashText(text) {
+  const bytes = encoder.encode(text);
+  if (W.crypto && W.crypto.subtle && W.isSecureContext) {
+    return W.crypto.subtle.digest('SHA-256', bytes).then((buf) =>
+      Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join(''));
+  }
+  return Promise.resolve(sha256(bytes));
+}
+
+// Uploads a blob once: asks whether the server has it, sends it if not. Resolves to its hash.
+function uploadBlob(kind, body, url) {
+  return hashText(body).then((hash) => {
+    const site = encodeURIComponent(W.location.hostname);
+    return fetch(base + '/api/collect/blob?site=' + site + '&kind=' + kind + '&hash=' + hash,
+      { credentials: 'omit', mode: 'cors' })
+      .then((r) => (r.ok ? r.json() : { have: false }))
+      .then((answer) => {
+        if (answer.have) return hash;
+        const payload = JSON.stringify({ v: 1, site: W.location.hostname, kind, hash, url, body });
+        return fetch(base + '/api/collect/blob', {
+          method: 'POST', body: payload, credentials: 'omit', mode: 'cors', headers: { 'Content-Type': 'text/plain' },
+        }).then((r) => {
+          if (r.status >= 300) throw new Error('blob upload refused: HTTP ' + r.status);
+          return hash;
+        });
+      });
+  });
+}
+
+function start(rr, cfg) {
+  const state = { mode: null, stop: null, pid: rr.pid(), snapshotHash: null, mutations: 0, windowStart: performance.now() };
+  const maskInputs = cfg.mask_inputs || !rr.keyboard;
+  const blocked = ['.noRecord', 'input[type=password]'].concat(cfg.block || []).join(',');
+  const deadline = Date.now() + cfg.max_minutes * 60000;
+
+  const pointerSnapshot = guard(() => {
+    if (!rr.canRecord()) return;
+    const html = snapshotHtml({ blocked, maskInputs, maskText: cfg.mask_text });
+    if (!html || encoder.encode(html).length > cfg.max_blob_bytes) return;
+    const pid = rr.pid();
+    uploadBlob('html', html, W.location.href.slice(0, 2048)).then((hash) => {
+      if (pid === rr.pid() && hash !== state.snapshotHash) {
+        state.snapshotHash = hash;
+        rr.emit('snapshots', { hash });
+      }
+    }).catch(warn);
+  });
+
+  const toPointer = (reason) => {
+    if (state.stop) { try { state.stop(); } catch (e) { /* already stopped */ } }
+    state.stop = null;
+    if (state.mode === 'dom') rr.emit('dom', { type: 5, timestamp: Date.now(), data: { tag: 'ust-fallback', payload: { reason } } });
+    state.mode = 'pointer';
+    if (reason === 'slow' || reason === 'busy') tabSet(MODE_KEY, 'pointer'); // the next pages would pay it again
+    state.pid = rr.pid();
+    pointerSnapshot();
+    // SPA route changes: each new page view gets the snapshot of what it shows.
+    const timer = setInterval(guard(() => {
+      if (Date.now() > deadline || !rr.canRecord()) { clearInterval(timer); return; }
+      if (rr.pid() !== state.pid) {
+        state.pid = rr.pid();
+        state.snapshotHash = null;
+        setTimeout(pointerSnapshot, 300); // let the route render first
+      }
+    }), 1000);
+  };
+
+  const emitEvent = guard((event) => {
+    if (!rr.canRecord() || Date.now() > deadline) {
+      if (state.stop) { state.stop(); state.stop = null; }
+      return;
+    }
+    const pid = rr.pid();
+    if (pid !== state.pid) {
+      // An SPA route change made a new page view: it starts with its own full snapshot, and
+      // changes before that snapshot (relative to the old page) are dropped.
+      state.pid = pid;
+      state.awaiting = true;
+      setTimeout(guard(() => record.takeFullSnapshot(true)), 0);
+    }
+    if (state.awaiting) {
+      if (event.type !== 4 && event.type !== 2) return;
+      if (event.type === 2) state.awaiting = false;
+    }
+    const json = JSON.stringify(event);
+    if (encoder.encode(json).length <= INLINE_LIMIT) {
+      rr.emit('dom', event);
+      return;
+    }
+    const stamp = { type: event.type, timestamp: event.timestamp };
+    uploadBlob('rrweb', JSON.stringify(event.data), '').then((hash) => {
+      rr.emit('dom', { ref: hash, type: stamp.type, timestamp: stamp.timestamp });
+    }).catch((e) => { warn(e); toPointer('upload'); });
+  });
+
+  const sampledIn = () => {
+    let mode = tabGet(MODE_KEY);
+    if (mode !== 'dom' && mode !== 'pointer') {
+      mode = Math.random() * 100 < cfg.fullpage_sample ? 'dom' : 'pointer';
+      tabSet(MODE_KEY, mode);
+    }
+    return mode === 'dom';
+  };
+
+  if (!cfg.fullpage || !sampledIn()) return toPointer('sampled');
+  if (D.getElementsByTagName('*').length > cfg.max_nodes) return toPointer('large');
+
+  state.mode = 'dom';
+  const began = performance.now();
+  state.stop = record({
+    emit: emitEvent,
+    blockClass: 'noRecord',
+    blockSelector: blocked,
+    ignoreClass: 'noRecord',
+    maskAllInputs: maskInputs,
+    maskInputOptions: { password: true },
+    maskTextSelector: cfg.mask_text ? '*' : null,
+    inlineStylesheet: true,
+    recordCanvas: false,
+    collectFonts: false,
+    recordCrossOriginIframes: false,
+    sampling: { mousemove: 50, scroll: 150, media: 800, input: 'last' },
+    slimDOMOptions: {
+      script: true, comment: true, headFavicon: true, headWhitespace: true, headMetaSocial: true,
+      headMetaRobots: true, headMetaHttpEquiv: true, headMetaAuthorship: true, headMetaVerification: true,
+    },
+  });
+  if (performance.now() - began > SNAPSHOT_BUDGET_MS) return toPointer('slow');
+
+  // Mutation rate limit: a page that keeps rewriting itself (tickers, animations done in the DOM)
+  // costs the recorder on every change; past the limit, recording drops to pointer mode.
+  const observer = new MutationObserver(guard((records) => {
+    if (state.mode !== 'dom') { observer.disconnect(); return; }
+    state.mutations += records.length;
+    const nowMs = performance.now();
+    const span = nowMs - state.windowStart;
+    if (span >= 2000) {
+      const rate = (state.mutations * 1000) / span;
+      state.mutations = 0;
+      state.windowStart = nowMs;
+      if (rate > cfg.max_mutations_per_second) {
+        observer.disconnect();
+        toPointer('busy');
+      }
+    }
+  }));
+  observer.observe(D.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
+  setTimeout(guard(() => { if (state.stop) { state.stop(); state.stop = null; } }), cfg.max_minutes * 60000);
+  return undefined;
+}
+
+const boot = guard(() => {
+  const rr = W.UST && W.UST.__rr;
+  if (!rr || !rr.canRecord()) return;
+  fetch(base + '/api/collect/recording?site=' + encodeURIComponent(W.location.hostname), { credentials: 'omit', mode: 'cors' })
+    .then((r) => (r.ok ? r.json() : null))
+    .then(guard((cfg) => { if (cfg && cfg.record) start(rr, cfg); }))
+    .catch(warn);
+});
+
+boot();
