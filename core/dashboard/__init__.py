@@ -8,11 +8,11 @@ from core.context import AppContext
 
 
 def register(app: bottle.Bottle, ctx: AppContext) -> None:
-    from core.dashboard import auth_views, home, management
+    from core.dashboard import auth_views, home, site_page, sites_views, tokens_views, users_views
     from core.dashboard.api import register as register_api
     from core.dashboard.menu import build_menu
 
     ctx.services["menu"] = build_menu(ctx.services.get("extra_menu_links", []))
-    for module in (auth_views, home, management):
+    for module in (auth_views, home, site_page, sites_views, users_views, tokens_views):
         module.register(app, ctx)
     register_api(app, ctx)

@@ -21,6 +21,7 @@ BUILTIN_LINKS = [
     MenuLink(_("Sites"), "/", "view", 10),
     MenuLink(_("Users"), "/settings/users", "manage_users", 80),
     MenuLink(_("API tokens"), "/settings/tokens", "own_account", 90),
+    MenuLink(_("Account"), "/settings/account", "own_account", 95),
 ]
 
 

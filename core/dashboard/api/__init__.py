@@ -1,4 +1,4 @@
-"""REST API under /api/v1."""
+"""REST API under /api/v1: one module per resource, each adding its routes to the shared table."""
 
 from __future__ import annotations
 
@@ -8,4 +8,9 @@ from core.context import AppContext
 
 
 def register(app: bottle.Bottle, ctx: AppContext) -> None:
-    """Filled in by the REST API."""
+    from core.dashboard.api import me, openapi, sites
+    from core.dashboard.api.spec import api_spec
+
+    api_spec(ctx)  # created before any resource adds to it
+    for module in (openapi, me, sites):
+        module.register(app, ctx)
