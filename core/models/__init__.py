@@ -16,6 +16,7 @@ from .analytics import (
     SessionTag,
 )
 from .base import BaseModel, JSONField, utcnow
+from .experiments import EXPERIMENT_MODELS, AbTest, AbVariant, Goal
 from .heatmaps import HEATMAP_MODELS
 from .keyvalue import KeyValue
 from .recordings import RECORDING_MODELS
@@ -24,7 +25,8 @@ from .segments import SEGMENT_MODELS, Segment, WatchedSession
 from .site import Site
 
 ALL_MODELS: list[type[BaseModel]] = [Site, User, SiteAccess, LoginSession, ApiToken, KeyValue, *ANALYTICS_MODELS,
-                                     *RECORDING_MODELS, *HEATMAP_MODELS, *SEGMENT_MODELS, *ROLLUP_MODELS]
+                                     *RECORDING_MODELS, *HEATMAP_MODELS, *SEGMENT_MODELS, *ROLLUP_MODELS,
+                                     *EXPERIMENT_MODELS]
 
 
 def register_models(*models: type[BaseModel]) -> None:
@@ -39,7 +41,7 @@ def bind_models(db: peewee.Database) -> None:
 
 
 __all__ = [
-    "ALL_MODELS", "ANALYTICS_MODELS", "CollectBatch", "Event", "HeatmapPoint", "Pageview",
+    "ALL_MODELS", "ANALYTICS_MODELS", "AbTest", "AbVariant", "Goal", "CollectBatch", "Event", "HeatmapPoint", "Pageview",
     "RecordingChunk", "Session", "SessionTag", "ApiToken", "BaseModel", "JSONField", "KeyValue", "LoginSession", "Site",
     "SiteAccess", "User", "bind_models", "register_models", "utcnow",
 ]
