@@ -24,14 +24,18 @@ function stop() {
 }
 S.stop = stop;
 
-function allow() {
+function sessionToken() {
   let sid = tab.get('ust-sid');
   if (!/^[\w-]{16,64}$/.test(sid || '')) {
     sid = rid(22);
     tab.set('ust-sid', sid);
     tab.del('ust-session');
+    tab.del('ust-drop');
   }
-  S.sid = sid;
+  return sid;
+}
+
+function allow() {
   // The session's first values (landing page, referrer, campaign) are those of its first page.
   let session = null;
   try { session = JSON.parse(tab.get('ust-session')); } catch (e) { /* none yet */ }
@@ -57,9 +61,11 @@ function start(cfg) {
   if (!cfg || typeof cfg !== 'object') return stop();
   S.cfg = cfg;
   S.strip = stripper(cfg.strip);
+  S.sid = sessionToken();
   const percent = cfg.sample == null ? 100 : Number(cfg.sample);
-  if ((cfg.dnt && doNotTrack()) || (cfg.mobile === false && isMobile()) || !sampled(percent) ||
-      hook('onTrackingStarted') === false) {
+  // ust-drop: the server already said it drops this tab's data (sampled out, bot, ignored IP…).
+  if ((cfg.dnt && doNotTrack()) || (cfg.mobile === false && isMobile()) || !sampled(S.sid, percent) ||
+      tab.get('ust-drop') || hook('onTrackingStarted') === false) {
     return stop();
   }
   S.phase = 1;

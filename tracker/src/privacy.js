@@ -1,5 +1,6 @@
 // Visitor controls and site rules decided before anything is sent: opt-out, DNT, sampling, URL stripping.
-import { W, local, tab } from './util.js';
+import { W, local } from './util.js';
+import { blake2b32 } from './hash.js';
 
 const OPT_OUT = 'ust-opt-out';
 
@@ -25,15 +26,11 @@ export function isMobile() {
   return /Mobi|Android|iPhone|iPod|iPad/i.test(n.userAgent);
 }
 
-// One draw per tab session, so a visitor is either in the sample for every page or for none.
-export function sampled(percent) {
-  if (percent >= 100) return true;
-  let draw = parseFloat(tab.get('ust-draw'));
-  if (!(draw >= 0 && draw < 1)) {
-    draw = crypto.getRandomValues(new Uint32Array(1))[0] / 4294967296;
-    tab.set('ust-draw', String(draw));
-  }
-  return draw * 100 < percent;
+// The server's rule, decided on the tab's session token: the same tabs are in the sample on both
+// sides, for every page of the tab. Without BigInt (very old engines) the server decides alone.
+export function sampled(sid, percent) {
+  if (percent >= 100 || typeof BigInt === 'undefined') return true;
+  return percent > 0 && blake2b32(sid) % 100 < percent;
 }
 
 const escape = (text) => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
@@ -43,6 +40,7 @@ export function stripper(list) {
   const patterns = (list || []).map((p) => new RegExp('^' + escape(String(p)).replace(/\*/g, '.*') + '$', 'i'));
   patterns.push(/^ust-opt-(in|out)$/);
   return (href) => {
+    if (!href) return '';
     let url;
     try { url = new URL(href, W.location.href); } catch (e) { return ''; }
     const names = [...url.searchParams.keys()];

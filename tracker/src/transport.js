@@ -136,11 +136,13 @@ export function restore() {
   if (older.length) save();
 }
 
+// keepalive only when the page is going away: Chrome counts a keepalive request against its 64 KB
+// quota until it completes. A plain request cut off by navigation is in localStorage (flushOnHide).
 function send(batch, hide) {
   inflight.add(batch.bid);
   batch.sent = now();
   const body = JSON.stringify(batch);
-  const size = bytes(body);
+  const size = hide ? bytes(body) : 0;
   const url = S.base + '/api/collect';
   const beacon = () => (hide && W.navigator.sendBeacon && W.navigator.sendBeacon(url, body) ? -1 : 0);
   let request;
@@ -148,8 +150,8 @@ function send(batch, hide) {
     request = Promise.resolve(beacon());
   } else {
     inflightBytes += size;
-    request = fetch(url, { method: 'POST', body, keepalive: true, credentials: 'omit', mode: 'cors' })
-      .then((r) => r.status, beacon)
+    request = fetch(url, { method: 'POST', body, keepalive: hide, credentials: 'omit', mode: 'cors' })
+      .then((r) => (r.headers.get('X-UXWizz-Dropped') ? 1 : r.status), beacon)
       .then((status) => { inflightBytes -= size; return status; });
   }
   return request.then((status) => {
@@ -159,8 +161,14 @@ function send(batch, hide) {
 }
 
 // true: go on with the next batch. -1 means handed to sendBeacon: fate unknown, kept for a resend.
+// 1 means the server dropped it on purpose (sampled out, bot, ignored IP…): so it will every later batch.
 function settle(batch, status) {
   if (status === -1) return false;
+  if (status === 1 && batch.sid === S.sid) {
+    tab.set('ust-drop', '1');
+    S.stop();
+    return false;
+  }
   if (!status || status === 429 || status >= 500) {
     backoff = Math.min(backoff ? backoff * 2 : 2000, 60000);
     retryAt = now() + backoff;
