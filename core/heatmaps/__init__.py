@@ -82,6 +82,6 @@ class LocalDays:
         key = (moment.year, moment.month, moment.day, moment.hour, moment.minute // 15)
         day = self._cache.get(key)
         if day is None:
-            aware = moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
+            aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
             day = self._cache[key] = aware.astimezone(self.zone).date()
         return day

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,12 +40,14 @@ from core.heatmaps import (
     selector_key,
     width_band,
 )
-from core.models import HeatmapPoint, KeyValue, Pageview, Session, Site, utcnow
+from core.models import HeatmapPoint, KeyValue, Pageview, Session, Site
 from core.models.analytics import POINT_CLICK
 from core.models.heatmaps import HeatmapAnchor, HeatmapCell, HeatmapPage, HeatmapScroll
 
 log = logging.getLogger("uxwizz.heatmaps")
 STATE_KEY = "heatmap-rollup:state"
+LOCK_NAME = "heatmap-rollup"
+JOB_SECONDS = 300
 BATCH = 20_000  # raw rows per transaction: ~0.2-0.5 s of work, so writers never wait long
 SETTLE_SECONDS = 30.0
 SCROLL_SETTLE_SECONDS = 2 * 3600.0
@@ -287,9 +290,24 @@ def reset_all() -> None:
 def run_rollup(ctx: Any, *, rebuild: bool = False, progress: Progress | None = None,
                settle_seconds: float = SETTLE_SECONDS, scroll_settle_seconds: float = SCROLL_SETTLE_SECONDS,
                now: float | None = None) -> str:
-    """The job. `rebuild` drops every rollup and aggregates all raw rows again (no settle lag)."""
+    """The job. `rebuild` drops every rollup and aggregates all raw rows again (no settle lag).
+
+    Takes its own named lock: two runs at once (the scheduler's and `jobs run` from a shell)
+    would add the same rows twice."""
     db, dialect = ctx.database.db, ctx.database.dialect
-    now = utcnow().timestamp() if now is None else now
+    handle = dialect.acquire_lock(db, LOCK_NAME, ctx.settings.data_dir)
+    if handle is None:
+        return "skipped: a heatmap rollup is running in another process"
+    try:
+        return _run(ctx, rebuild, progress, settle_seconds, scroll_settle_seconds, now)
+    finally:
+        dialect.release_lock(db, handle)
+
+
+def _run(ctx: Any, rebuild: bool, progress: Progress | None, settle_seconds: float,
+         scroll_settle_seconds: float, now: float | None) -> str:
+    db, dialect = ctx.database.db, ctx.database.dialect
+    now = time.time() if now is None else now
     if rebuild:
         with db.atomic():
             reset_all()
@@ -326,3 +344,10 @@ def run_rollup(ctx: Any, *, rebuild: bool = False, progress: Progress | None = N
         progress(total, total, "")
     note = f"; re-aggregated {len(moved)} site(s) after a time zone change" if moved else ""
     return f"rolled up {points} point(s) and {views} pageview(s){note}"
+
+
+def register(ctx: Any) -> None:
+    from core.tasks import Job, add_jobs
+
+    add_jobs(ctx, Job("heatmap-rollup", run_rollup, "Aggregate new heatmap points and scroll depths.",
+                      seconds=JOB_SECONDS, supports_rebuild=True))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,9 +35,10 @@ from core.heatmaps import (
 )
 from core.heatmaps.rollup import RollupState, pageview_rows, point_rows, rage_bursts
 from core.models import HeatmapPoint, Pageview, Session
-from core.models.analytics import DEVICE_CLASSES, POINT_CLICK, POINT_MOVE, POINT_SCROLL
+from core.models.analytics import POINT_CLICK, POINT_MOVE, POINT_SCROLL
 from core.models.heatmaps import HeatmapAnchor, HeatmapCell, HeatmapPage, HeatmapScroll
-from core.queries.query import Query, QueryError
+from core.models.recordings import RecordingPageSnapshot
+from core.queries.query import Query, QueryError, parse_site_query
 
 KINDS = {"click": POINT_CLICK, "move": POINT_MOVE, "scroll": POINT_SCROLL}
 MAX_POINTS = 20_000  # cells in one answer (a 1280 x 8000 px page has 102,400 possible)
@@ -92,17 +93,15 @@ def _int_param(params: Mapping[str, str], name: str) -> int | None:
 
 
 def parse_filter(params: Mapping[str, str]) -> HeatmapFilter:
-    """`url`, `kind`, `device`, `width_min`, `width_max` from request parameters."""
+    """`url`, `kind`, `width_min`, `width_max` from request parameters (the device class comes
+    from the Query's `device` filter, see `heatmap_for_params`)."""
     kind = (params.get("kind") or "click").strip()
     if kind not in KINDS:
         raise QueryError("kind", "kind must be click, move or scroll")
-    device = (params.get("device") or "").strip() or None
-    if device is not None and device not in DEVICE_CLASSES:
-        raise QueryError("device", "device must be desktop, tablet or mobile")
     low, high = _int_param(params, "width_min"), _int_param(params, "width_max")
     if low is not None and high is not None and low > high:
         raise QueryError("width_min", "width_min must not be above width_max")
-    return HeatmapFilter(normalize_path(params.get("url", "")), kind, device, low, high)
+    return HeatmapFilter(normalize_path(params.get("url", "")), kind, None, low, high)
 
 
 def _wildcard(pattern: str) -> re.Pattern[str]:
@@ -273,3 +272,69 @@ def width_bands() -> list[dict[str, Any]]:
         high = WIDTH_BANDS[i + 1] - 1 if i + 1 < len(WIDTH_BANDS) else None
         out.append({"min": low, "max": high})
     return out
+
+
+def heatmap_for_params(site_id: int, timezone: str, params: Mapping[str, str], dialect: Any) -> dict[str, Any]:
+    """Everything from request parameters: range and segment (the Query), page, kind, widths.
+
+    A single `device` class is answered from rollups; several, or any other segment filter,
+    narrow to the matching sessions' raw points."""
+    query = parse_site_query(site_id, timezone, params)
+    flt = parse_filter(params)
+    device = query.filters.get("device")
+    if device and "," not in device:
+        flt = replace(flt, device=device)
+        query = query.with_filters(device=None)
+    session_ids = None
+    if query.filters:
+        from core.queries.filters import session_filters
+
+        where = Session.site == site_id
+        for condition in session_filters(query, dialect):
+            where &= condition
+        session_ids = Session.select(Session.id).where(where)
+    result = heatmap(query, flt, session_ids=session_ids)
+    result["from"], result["to"] = query.start.isoformat(), query.end.isoformat()
+    result["page_height"] = page_height(site_id, result["pages"])
+    return result
+
+
+def page_height(site_id: int, paths: list[str]) -> int:
+    """The median document height of the latest pageviews of these pages (0 when unknown)."""
+    heights: list[int] = []
+    for path in paths[:5]:
+        heights += [h for (h,) in Pageview.select(Pageview.doc_h)
+                    .where((Pageview.site == site_id) & (Pageview.path == path) & (Pageview.doc_h > 0))
+                    .order_by(Pageview.id.desc()).limit(100).tuples()]
+    heights.sort()
+    return int(heights[len(heights) // 2]) if heights else 0
+
+
+def latest_url(site_id: int, paths: list[str]) -> str | None:
+    """The newest full URL recorded for these pages (http/https only), for the live-page mode."""
+    best: tuple[int, str] | None = None
+    for path in paths[:5]:
+        row = (Pageview.select(Pageview.id, Pageview.url).where((Pageview.site == site_id) & (Pageview.path == path))
+               .order_by(Pageview.id.desc()).limit(1).tuples().first())
+        if row and (best is None or row[0] > best[0]):
+            best = (row[0], row[1])
+    if best is None or urlsplit(best[1]).scheme not in ("http", "https"):
+        return None
+    parts = urlsplit(best[1])
+    return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"
+
+
+def snapshot_for(site_id: int, paths: list[str], bands: tuple[int, ...] | None = None) -> tuple[str, int] | None:
+    """(hash, viewport width) of the newest stored DOM snapshot of these pages, preferring one
+    taken at a width inside `bands`."""
+    if not paths:
+        return None
+    R = RecordingPageSnapshot
+    rows = (R.select(R.hash, Pageview.viewport_w).join(Pageview, on=(R.pageview == Pageview.id))
+            .where((Pageview.site == site_id) & (Pageview.path << paths)).order_by(R.id.desc()).limit(50).tuples())
+    first = None
+    for digest, width in rows:
+        first = first or (digest, int(width or 0))
+        if bands is None or width_band(width or 0) in bands:
+            return digest, int(width or 0)
+    return first
