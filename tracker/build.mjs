@@ -25,6 +25,7 @@ const BUNDLES = [
   //
   // Dashboard bundles (Chart.js, the rrweb player, …) go here, e.g.:
   // { entry: 'static/js/charts-entry.js', out: 'charts.min.js' },
+  { entry: 'static/js/dashboard-charts.js', out: 'dashboard.min.js' },
 ];
 
 // Shared options: one self-contained IIFE per bundle (no globals leak), modern browsers only.

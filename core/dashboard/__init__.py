@@ -18,4 +18,8 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     from core.dashboard import heatmap_views, retention_views
     heatmap_views.register(app, ctx)
     retention_views.register(app, ctx)
+    from core.dashboard import reports_views, sessions_views, stats_views
+    stats_views.register(app, ctx)
+    sessions_views.register(app, ctx)
+    reports_views.register(app, ctx)
     register_api(app, ctx)
