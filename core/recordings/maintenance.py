@@ -49,20 +49,22 @@ def fetch_assets(ctx: AppContext, *, resolver: fetcher.Resolver = fetcher.system
                 policy = fetcher.policy_for_site(site.domain, settings["replay_asset_hosts"],
                                                  settings["replay_allow_private"], resolver)
                 policies[row.site_id] = policy
-            ok = _fetch_one(row, policy, resolver)
+            ok, failed = _fetch_one(row, policy, resolver)
             done += ok
-            refused += not ok
+            refused += failed
     return f"fetched {done} asset(s), refused or failed {refused}"
 
 
 def _fetch_one(row: RecordingAssetUrl, policy: fetcher.FetchPolicy, resolver: fetcher.Resolver,
-               depth: int = 0) -> bool:
+               depth: int = 0) -> tuple[int, int]:
+    """(assets fetched, refused) for this URL and the imports and fonts its CSS references."""
     try:
         got = fetcher.fetch(row.url, policy, resolver)
     except fetcher.FetchRefused as exc:
         row.status, row.detail, row.fetched_at = "refused", exc.reason[:200], utcnow()
         row.save()
-        return False
+        return 0, 1
+    done, refused = 1, 0
     body = got.body
     if got.kind == "css":
         text = body.decode("utf-8", errors="replace")
@@ -73,7 +75,8 @@ def _fetch_one(row: RecordingAssetUrl, policy: fetcher.FetchPolicy, resolver: fe
             for ref in RecordingAssetRef.select().where(RecordingAssetRef.asset_url == row.id):
                 store._insert_ignore(RecordingAssetRef.insert(pageview=ref.pageview_id, asset_url=child_row.id))
             if child_row.status == "pending" and depth < 2:  # stylesheet → @import → fonts
-                _fetch_one(child_row, policy, resolver, depth + 1)
+                ok, failed = _fetch_one(child_row, policy, resolver, depth + 1)
+                done, refused = done + ok, refused + failed
                 child_row = RecordingAssetUrl.get_by_id(child_row.id)
             if child_row.asset_id is not None:
                 mapping[child] = store.ASSET_PATH + RecordingAsset.get_by_id(child_row.asset_id).hash
@@ -81,7 +84,7 @@ def _fetch_one(row: RecordingAssetUrl, policy: fetcher.FetchPolicy, resolver: fe
     asset = store.store_asset(got.content_type, body)
     row.asset, row.status, row.detail, row.fetched_at = asset.id, "ok", "", utcnow()
     row.save()
-    return True
+    return done, refused
 
 
 def _asset_url_row(site_id: int, url: str) -> RecordingAssetUrl:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -30,6 +31,8 @@ from core.recordings.sanitize import sanitize_document
 
 MAX_BLOB_BYTES = 4_000_000  # uncompressed; a bigger page is replayed without its snapshot
 ASSET_PATH = "/replay/asset/"
+MAX_CHUNK_BYTES = 60_000  # recording_chunks.data is a BLOB: 64 KB on MySQL
+log = logging.getLogger("uxwizz.recordings")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -51,8 +54,21 @@ def _insert_ignore(query: peewee.Insert) -> None:
 
 def write_chunk(*, site_id: int, session_id: int, pageview_id: int, mode: str,
                 events: list[dict[str, Any]], time_key: str) -> bool:
-    """Append one ordered chunk at the pageview's next seq; False when the same one is stored."""
+    """Append one ordered chunk at the pageview's next seq; False when the same one is stored.
+
+    A chunk that would not fit the column (64 KB on MySQL) is split in time order.
+    """
     data = encode_events(events)
+    if len(data) > MAX_CHUNK_BYTES and len(events) > 1:
+        half = len(events) // 2
+        first = write_chunk(site_id=site_id, session_id=session_id, pageview_id=pageview_id, mode=mode,
+                            events=events[:half], time_key=time_key)
+        second = write_chunk(site_id=site_id, session_id=session_id, pageview_id=pageview_id, mode=mode,
+                             events=events[half:], time_key=time_key)
+        return first or second
+    if len(data) > MAX_CHUNK_BYTES:
+        log.warning("a single recording event of %d compressed bytes was dropped", len(data))
+        return False
     times = [int(e[time_key]) for e in events]
     same = RecordingChunk.select(RecordingChunk.data).where(
         (RecordingChunk.pageview == pageview_id) & (RecordingChunk.mode == mode)
