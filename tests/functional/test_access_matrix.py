@@ -86,6 +86,9 @@ FILLERS: dict[str, Filler] = {
     "digest": Filler(lambda f: "0" * 64),
     "token": Filler(lambda f: "no-such-share-token"),
     "share_id": Filler(lambda f: 1),
+    # Statistics: a breakdown dimension, a saved segment id (unknown ones are refused politely).
+    "dimension": Filler(lambda f: "country"),
+    "segment_id": Filler(lambda f: 1),
 }
 # (rule, argument) -> filler, for names that mean different things on different routes.
 RULE_FILLERS: dict[tuple[str, str], Filler] = {
