@@ -1,0 +1,80 @@
+"""Goal conversions for a `Query`: how many of the segment's sessions met a goal, in total and over time.
+
+A session converts when it has a page view whose path matches the goal's pattern (`*` wildcards),
+an event with the goal's category (and action, when set), or the goal's tag — at any time during the
+session. Sessions are those of `core.queries.filters.session_where` (started in the range, in the
+segment), so a conversion rate here and a session count on the overview agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee
+from peewee import fn
+
+from core.db import Database
+from core.models import Event, Goal, Pageview, Session, SessionTag
+from core.queries.filters import like_pattern, local_time, session_where
+from core.queries.query import Query
+from core.queries.stats import UNITS, bucket_keys
+
+
+def goal_condition(goal: Goal, q: Query) -> peewee.Expression:
+    """`Session.id IN (…)`: the sessions of `q`'s site that met `goal` (from the range start on)."""
+    low, _high = q.utc_bounds()
+    site = q.site_id
+    if goal.kind == "page":
+        inner = Pageview.select(Pageview.session).where(
+            (Pageview.site == site) & (Pageview.started_at >= low) & like_pattern(Pageview.path, goal.path))
+    elif goal.kind == "event":
+        where = (Event.site == site) & (Event.occurred_at >= low) & like_pattern(Event.category, goal.category)
+        if goal.action:
+            where &= like_pattern(Event.action, goal.action)
+        inner = Event.select(Event.session).where(where)
+    elif goal.kind == "tag":
+        inner = SessionTag.select(SessionTag.session).where((SessionTag.site == site) & (SessionTag.tag == goal.tag))
+    else:
+        raise ValueError(f"unknown goal kind {goal.kind!r}")
+    return Session.id.in_(inner)
+
+
+def rate(part: int, whole: int) -> float:
+    """Percent with two decimals; 0.0 for no sessions."""
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+def conversions(database: Database, q: Query, goal: Goal, unit: str = "day") -> dict[str, Any]:
+    """Sessions, conversions and rate for the range, and the same per bucket in the site's zone."""
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {', '.join(UNITS)}")
+    d = database.dialect
+    where = session_where(q, d)
+    met = goal_condition(goal, q)
+    bucket = d.bucket_expr(local_time(Session.started_at, q, d), unit)
+    found: dict[str, tuple[int, int]] = {}
+    for key, sessions, converted in (
+            Session.select(bucket.alias("b"), fn.COUNT(Session.id),
+                           fn.SUM(peewee.Case(None, [(met, 1)], 0)))
+            .where(where).group_by(peewee.SQL("b")).tuples()):
+        found[str(key)] = (int(sessions), int(converted or 0))
+    points = []
+    for key in bucket_keys(q, unit):
+        sessions, converted = found.get(key, (0, 0))
+        points.append({"bucket": key, "sessions": sessions, "conversions": converted,
+                       "rate": rate(converted, sessions)})
+    total = sum(p["sessions"] for p in points)
+    done = sum(p["conversions"] for p in points)
+    return {"goal_id": goal.id, "from": q.start.isoformat(), "to": q.end.isoformat(), "timezone": q.timezone,
+            "sessions": total, "conversions": done, "rate": rate(done, total), "unit": unit, "points": points}
+
+
+def goals_summary(database: Database, q: Query, goals: list[Goal]) -> dict[int, dict[str, Any]]:
+    """{goal id: {"sessions", "conversions", "rate"}} for a list of goals (one COUNT per goal)."""
+    where = session_where(q, database.dialect)
+    total = Session.select().where(where).count()
+    out: dict[int, dict[str, Any]] = {}
+    for goal in goals:
+        done = Session.select().where(where & goal_condition(goal, q)).count() if total else 0
+        out[goal.id] = {"sessions": total, "conversions": done, "rate": rate(done, total)}
+    return out
