@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import logging
 import os
 import threading
@@ -22,12 +21,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 log = logging.getLogger("uxwizz.journal")
 SEGMENT_SUFFIX = ".jsonl"
 
 
 def encode(entry: dict[str, Any]) -> bytes:
-    return json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+    """One line of JSON (orjson escapes newlines inside strings)."""
+    return orjson.dumps(entry) + b"\n"
 
 
 @dataclass
@@ -56,7 +58,7 @@ def read_entries(path: str, offset: int = 0) -> Iterator[tuple[dict[str, Any], i
                 log.warning("journal %s: torn last line (%d bytes) skipped", path, len(line))
                 break
             try:
-                entry = json.loads(line)
+                entry = orjson.loads(line)
             except ValueError:
                 log.warning("journal %s: unreadable line at byte %d skipped", path, position - len(line))
                 continue
