@@ -110,7 +110,7 @@ class UxwizzApp:
 
 
 def build_bottle(ctx: AppContext) -> bottle.Bottle:
-    from core import dashboard, health, ingest, recordings, scheduler, tracker_assets
+    from core import ab_script, dashboard, health, ingest, recordings, scheduler, tracker_assets
     from core.dashboard.access import AccessPlugin
 
     app = bottle.Bottle(catchall=True)
@@ -127,6 +127,7 @@ def build_bottle(ctx: AppContext) -> bottle.Bottle:
 
     health.register(app, ctx)
     tracker_assets.register(app, ctx)
+    ab_script.register(app, ctx)
     ingest.register(app, ctx)
     recordings.register(app, ctx)
     dashboard.register(app, ctx)

@@ -22,4 +22,7 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     stats_views.register(app, ctx)
     sessions_views.register(app, ctx)
     reports_views.register(app, ctx)
+    from core.dashboard import abtest_views, goals_views
+    goals_views.register(app, ctx)
+    abtest_views.register(app, ctx)
     register_api(app, ctx)

@@ -8,9 +8,9 @@ from core.context import AppContext
 
 
 def register(app: bottle.Bottle, ctx: AppContext) -> None:
-    from core.dashboard.api import heatmaps, me, openapi, sites
+    from core.dashboard.api import abtests, goals, heatmaps, me, openapi, sites
     from core.dashboard.api.spec import api_spec
 
     api_spec(ctx)  # created before any resource adds to it
-    for module in (openapi, me, sites, heatmaps):
+    for module in (openapi, me, sites, heatmaps, goals, abtests):
         module.register(app, ctx)
