@@ -89,6 +89,7 @@ FILLERS: dict[str, Filler] = {
     # Statistics: a breakdown dimension, a saved segment id (unknown ones are refused politely).
     "dimension": Filler(lambda f: "country"),
     "segment_id": Filler(lambda f: 1),
+    "tag": Filler(lambda f: "no-such-tag"),
 }
 # (rule, argument) -> filler, for names that mean different things on different routes.
 RULE_FILLERS: dict[tuple[str, str], Filler] = {
