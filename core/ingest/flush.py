@@ -156,6 +156,7 @@ class Flusher:
     def flush_now(self) -> FlushReport:
         """Seal the current segment and commit every sealed one. Raises when the database is down."""
         report = FlushReport()
+        started = time.monotonic()
         with self._flush_lock:
             self.db.connect(reuse_if_open=True)
             self.journal.seal()
@@ -164,6 +165,9 @@ class Flusher:
                 self.journal.retire(segment)
             self.stats.last_flush_at = time.monotonic()
             self.stats.last_error = ""
+        if report.entries:
+            log.debug("flushed %d entries (%d stored, %d duplicates) in %.3f s", report.entries, report.stored,
+                      report.duplicates, time.monotonic() - started)
         return report
 
     def _flush_segment(self, segment: Segment, report: FlushReport) -> None:
