@@ -230,6 +230,7 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
             raise invalid_query_page(field or "", message or "")
         goals = store.site_goals(site_id)
         raw = bottle.request.query.get("goal") or ""
+        # No parameter: the test's own goal; "none": sessions only.
         goal = next((g for g in goals if str(g.id) == raw), None) if raw else \
             next((g for g in goals if g.id == test.goal_id), None)
         variants = store.variants_of(test)
@@ -238,7 +239,7 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
         chart = json.dumps({"type": "bar", "labels": [row["name"] for row in report["variants"]],
                             "datasets": [{"label": str(_("Conversion rate (%)") if goal else _("Sessions")),
                                           "data": [row[metric] for row in report["variants"]]}]})
-        extra = {"goal": str(goal.id)} if goal is not None else {}
+        extra = {"goal": str(goal.id) if goal is not None else "none"}
         return render(ctx, "dashboard/abtests/results.html", **helpers(site, q, f"ab-tests/{test.id}", extra),
                       test=test, variants=variants, goals=goals, goal=goal, report=report, chart=chart,
                       status_labels=STATUS_LABELS, can_manage=allows(current_user().level, "manage_ab_tests"))

@@ -248,6 +248,6 @@ def validate_test(body: dict[str, Any], *, partial: bool = False) -> dict[str, A
     return clean
 
 
-def variant_tag(test_id: int, variant_id: int) -> str:
+def variant_tag(test_id: int, variant_key: str) -> str:
     """The session tag the ab.js script adds: what results are read from."""
-    return f"AB-{test_id}-{variant_id}"
+    return f"AB-{test_id}-{variant_key}"

@@ -7,6 +7,8 @@ dashboard and the REST API answer the same way. Each write runs in one transacti
 
 from __future__ import annotations
 
+import secrets
+import string
 from typing import Any
 
 import peewee
@@ -54,7 +56,7 @@ def abtest_json(test: AbTest, variants: list[AbVariant] | None = None) -> dict[s
         "goal_id": test.goal_id, "created_at": test.created_at, "started_at": test.started_at,
         "stopped_at": test.stopped_at,
         "variants": [{"id": v.id, "name": v.name, "weight": v.weight, "control": i == 0,
-                      "tag": variant_tag(test.id, v.id), "changes": v.changes} for i, v in enumerate(variants)],
+                      "key": v.key, "tag": variant_tag(test.id, v.key), "changes": v.changes} for i, v in enumerate(variants)],
     }
 
 
@@ -82,6 +84,7 @@ def _save_variants(test: AbTest, variants: list[dict[str, Any]]) -> None:
         if "id" in variant and variant["id"] not in existing:
             raise RuleError(f"variants[{index}].id", _("must be the id of one of this test's variants"))
     kept = {v["id"] for v in variants if "id" in v}
+    used = {v.key for v in existing.values()}  # including those deleted just now
     gone = [vid for vid in existing if vid not in kept]
     if gone:
         AbVariant.delete().where(AbVariant.id.in_(gone)).execute()
@@ -91,7 +94,18 @@ def _save_variants(test: AbTest, variants: list[dict[str, Any]]) -> None:
         if "id" in variant:
             AbVariant.update(**values).where(AbVariant.id == variant["id"]).execute()
         else:
-            AbVariant.create(test=test.id, **values)
+            key = new_key(used)
+            used.add(key)
+            AbVariant.create(test=test.id, key=key, **values)
+
+
+def new_key(used: set[str]) -> str:
+    """6 random lowercase letters/digits (36^6 ≈ 2e9 values), not among `used`."""
+    alphabet = string.ascii_lowercase + string.digits
+    while True:
+        key = "".join(secrets.choice(alphabet) for _i in range(6))
+        if key not in used:
+            return key
 
 
 def create_test(db: peewee.Database, site_id: int, clean: dict[str, Any]) -> AbTest:
@@ -136,5 +150,5 @@ def published_tests(site_id: int) -> list[dict[str, Any]]:
                     .order_by(AbVariant.position, AbVariant.id)):
         by_test.setdefault(variant.test_id, []).append(variant)
     return [{"id": t.id, "page": t.page,
-             "variants": [{"id": v.id, "weight": v.weight, "changes": v.changes} for v in by_test.get(t.id, [])]}
+             "variants": [{"key": v.key, "weight": v.weight, "changes": v.changes} for v in by_test.get(t.id, [])]}
             for t in tests if by_test.get(t.id)]

@@ -3,7 +3,7 @@
 A goal is met by a session that visited a page (path pattern), fired an event or carries a tag.
 An A/B test has variants, each a weight and a list of element changes (validated by
 `core.experiments.rules`); only running tests are published in `/server/ab/<domain>.ab.js`, and a
-visitor's variant comes back as the session tag `AB-<test id>-<variant id>`.
+visitor's variant comes back as the session tag `AB-<test id>-<variant key>`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class AbTest(BaseModel):
 
 class AbVariant(BaseModel):
     test = peewee.ForeignKeyField(AbTest, on_delete="CASCADE", backref="variants", index=False)
+    # Random, unique per test, never reused: the tag AB-<test id>-<key> must not match sessions of a
+    # deleted variant (SQLite hands a deleted row's id out again).
+    key = peewee.CharField(max_length=16)
     name = peewee.CharField(max_length=100)
     position = peewee.SmallIntegerField()  # 0 is the control
     weight = peewee.SmallIntegerField()  # 0-100, relative to the other variants
@@ -55,7 +58,7 @@ class AbVariant(BaseModel):
 
     class Meta:
         table_name = "ab_variants"
-        indexes = ((("test", "position"), False),)
+        indexes = ((("test", "position"), False), (("test", "key"), True))
 
 
 EXPERIMENT_MODELS: list[type[BaseModel]] = [Goal, AbTest, AbVariant]

@@ -1,6 +1,6 @@
 """A/B test results for a `Query`: per variant, sessions, conversions of a goal, rate, uplift, p-value.
 
-A session is in a variant when it carries the variant's tag `AB-<test id>-<variant id>` (added by
+A session is in a variant when it carries the variant's tag `AB-<test id>-<variant key>` (added by
 ab.js) and is one of the query's sessions (started in the range, in the segment). Conversions use
 `core.queries.goals.goal_condition`.
 
@@ -47,7 +47,7 @@ def results(database: Database, q: Query, test: AbTest, variants: list[AbVariant
     met = goal_condition(goal, q) if goal is not None else None
     rows: list[dict[str, Any]] = []
     for variant in variants:
-        tag = variant_tag(test.id, variant.id)
+        tag = variant_tag(test.id, variant.key)
         in_variant = where & Session.id.in_(
             SessionTag.select(SessionTag.session).where((SessionTag.site == q.site_id) & (SessionTag.tag == tag)))
         sessions = Session.select().where(in_variant).count()

@@ -67,7 +67,8 @@ TEST_SCHEMA: dict[str, Any] = {
         "variants": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "integer"}, "name": {"type": "string"}, "weight": {"type": "integer"},
             "control": {"type": "boolean"},
-            "tag": {"type": "string", "description": "The session tag of this variant: AB-<test id>-<variant id>."},
+            "key": {"type": "string", "description": "Random, unique in the test, never reused."},
+            "tag": {"type": "string", "description": "The session tag of this variant: AB-<test id>-<key>."},
             "changes": {"type": "array", "items": {"$ref": "#/components/schemas/AbChange"}}}}},
     },
 }

@@ -5,7 +5,7 @@
 // (weighted random, kept in localStorage "ust-ab-<test id>"), hide the body (opacity 0) until the
 // variant's changes are applied or HIDE_MS passed, whichever comes first, keep applying changes to
 // elements that appear later (MutationObserver, for at most OBSERVE_MS), and add the session tag
-// AB-<test>-<variant> through UST.addTag (the snippet's stub queues it until the tracker loads).
+// AB-<test id>-<variant key> through UST.addTag (the snippet's stub queues it until the tracker loads).
 // Opted-out visitors (?ust-opt-out or the tracker's flag) see the default page and get no tag.
 // Nothing here may throw into the page: every entry point is wrapped.
 /* global UST_AB_TESTS */
@@ -51,10 +51,10 @@ function pageMatches(pattern) {
 
 function pick(test) {
   const key = 'ust-ab-' + test.id;
-  const kept = Number(store(key));
+  const kept = store(key);
   const variants = test.variants;
   for (let i = 0; i < variants.length; i++) {
-    if (variants[i].id === kept) return variants[i];
+    if (variants[i].key === kept) return variants[i];
   }
   let total = 0;
   for (let i = 0; i < variants.length; i++) total += Math.max(0, variants[i].weight);
@@ -65,7 +65,7 @@ function pick(test) {
     roll -= Math.max(0, variants[i].weight);
     if (roll < 0 && variants[i].weight > 0) { chosen = variants[i]; break; }
   }
-  store(key, String(chosen.id));
+  store(key, String(chosen.key));
   return chosen;
 }
 
@@ -153,8 +153,8 @@ const run = safe(() => {
     if (!test || !Array.isArray(test.variants) || !test.variants.length || !pageMatches(test.page)) continue;
     const variant = pick(test);
     if (!variant) continue;
-    chosen[test.id] = variant.id;
-    tags.push('AB-' + test.id + '-' + variant.id);
+    chosen[test.id] = variant.key;
+    tags.push('AB-' + test.id + '-' + variant.key);
     const changes = variant.changes || [];
     for (let j = 0; j < changes.length; j++) {
       if (changes[j] && changes[j].selector) pending.push({ change: changes[j], mark: test.id + '.' + j });
