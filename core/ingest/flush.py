@@ -103,7 +103,11 @@ class Flusher:
             self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.backoff or self.interval):
+        # Fixed rate: a flush that took longer than the interval is followed at once by the next,
+        # so data waits at most about one flush behind, not a flush plus a full interval.
+        next_at = time.monotonic() + self.interval
+        while not self._stop.wait(self.backoff or max(0.0, next_at - time.monotonic())):
+            next_at = time.monotonic() + self.interval
             self.tick()
 
     def tick(self) -> bool:

@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class Segment:
     entries: int  # lines counted when sealed or found (an upper bound if the tail is torn)
     offset: int = 0  # bytes already committed (resume point after a failed flush)
     done: int = 0  # entries already committed
+    sealed_at: float = 0.0  # time.monotonic() when sealed (0: found at start-up)
 
 
 def _segment_number(name: str) -> int | None:
@@ -174,7 +176,7 @@ class Journal:
             os.close(fd)
         if entries:
             assert path is not None
-            self.sealed.append(Segment(path, entries))
+            self.sealed.append(Segment(path, entries, sealed_at=time.monotonic()))
         elif path is not None:
             os.unlink(path)
 
@@ -192,6 +194,13 @@ class Journal:
         except FileNotFoundError:
             pass
         self.sealed.remove(segment)
+
+    def lag(self) -> float:
+        """Seconds the oldest sealed, not yet committed segment has been waiting."""
+        sealed = self.sealed
+        if not sealed:
+            return 0.0
+        return time.monotonic() - sealed[0].sealed_at if sealed[0].sealed_at else 0.0
 
     def depth(self) -> int:
         """Entries journaled but not yet committed."""

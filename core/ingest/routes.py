@@ -36,6 +36,8 @@ STATUS_TEXT = {200: "200 OK", 202: "202 Accepted", 204: "204 No Content", 400: "
                422: "422 Unprocessable Entity", 503: "503 Service Unavailable"}
 OK_BODY = b'{"ok":true}'
 CONFIG_MAX_AGE = 300
+BACKPRESSURE_LAG = 1.0  # seconds the oldest sealed journal segment may wait before requests slow down
+BACKPRESSURE_SLEEP = 0.002
 
 
 def origin_host(origin: str) -> str | None:
@@ -151,6 +153,11 @@ def make_collect_app(service: IngestService, ctx: AppContext) -> Callable[..., I
             service.log.error("cannot append to the collection journal: %s", exc)
             return _error(503, "unavailable", "The server cannot store data right now; retry later.", cors)
         service.stats.add("accepted")
+        if service.journal.lag() > BACKPRESSURE_LAG and not service.flusher.backoff:
+            # The flusher shares the GIL with every request thread and falls behind at saturation;
+            # a short sleep here (GIL released) is backpressure that lets it catch up. Not while
+            # the database is down: then waiting helps nobody, the journal simply grows.
+            time.sleep(BACKPRESSURE_SLEEP)
         return _json(202, OK_BODY, cors)
 
     def collect_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -119,3 +119,16 @@ def test_a_dead_neighbours_slot_is_adopted(tmp_path):
 def test_encode_is_one_line():
     line = encode({"text": "a\nb", "emoji": "é"})
     assert line.count(b"\n") == 1 and json.loads(line) == {"text": "a\nb", "emoji": "é"}
+
+
+def test_lag_is_the_age_of_the_oldest_sealed_segment(tmp_path):
+    journal = Journal(str(tmp_path / "journal"))
+    assert journal.lag() == 0.0
+    journal.append(entry(1))
+    assert journal.lag() == 0.0  # the open segment is not waiting for the flusher yet
+    journal.seal()
+    journal.sealed[0].sealed_at -= 5  # sealed five seconds ago and still not committed
+    assert 5 <= journal.lag() < 6
+    journal.retire(journal.sealed[0])
+    assert journal.lag() == 0.0
+    journal.close()
