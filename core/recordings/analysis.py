@@ -107,6 +107,16 @@ def _event_time(item: dict[str, Any], event: dict[str, Any]) -> int:
     return int(event.get("timestamp" if item["mode"] == "dom" else "t", 0))
 
 
+def _next_page_start(items: list[dict[str, Any]], index: int) -> int | None:
+    """When the following page began: its first event (ms precision, same clock as this page's
+    events), else its stored start (whole seconds, server clock)."""
+    if index + 1 >= len(items):
+        return None
+    following = items[index + 1]
+    times = [_event_time(following, e) for e in following["events"]]
+    return min(times) if times else following.get("started_at")
+
+
 def markers(items: list[dict[str, Any]], extra: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
     """Timeline markers for the player: page, click, rage, dead (+ tags/events given in `extra`)."""
     found: list[dict[str, Any]] = []
@@ -114,9 +124,7 @@ def markers(items: list[dict[str, Any]], extra: list[dict[str, Any]] = ()) -> li
         times = [_event_time(item, e) for e in item["events"]]
         start = min(times) if times else item.get("started_at", 0)
         found.append({"t": start, "kind": "page", "label": item["url"], "page": index})
-        following = items[index + 1] if index + 1 < len(items) else None
-        next_t = following.get("started_at") if following else None
-        clicks = item_clicks(item, next_t)
+        clicks = item_clicks(item, _next_page_start(items, index))
         for click in clicks:
             found.append({"t": click.t, "kind": "dead" if click.dead else "click", "page": index,
                           "x": click.x, "y": click.y})
@@ -133,8 +141,7 @@ def summarise(items: list[dict[str, Any]]) -> dict[str, Any]:
     first: int | None = None
     last: int | None = None
     for index, item in enumerate(items):
-        following = items[index + 1] if index + 1 < len(items) else None
-        page_clicks = item_clicks(item, following.get("started_at") if following else None)
+        page_clicks = item_clicks(item, _next_page_start(items, index))
         clicks += len(page_clicks)
         dead += sum(1 for c in page_clicks if c.dead)
         rage += len(rage_clicks(page_clicks))

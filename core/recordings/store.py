@@ -3,8 +3,8 @@
 Writes are idempotent: the flusher skips batches it has stored (batch ids), and on top of that
 a full-page chunk whose events are already stored for the pageview is not stored twice, a
 snapshot is keyed by (site, hash) and an asset by its content hash. Full-page (`dom`) chunks
-take the pageview's next free `seq`, after the pointer chunks the flusher wrote in the same
-transaction; replay orders events by time, chunk order breaking ties.
+are numbered from SEQ_BASE["dom"] + 1 in arrival order, apart from the flusher's pointer
+chunks; replay orders events by time, chunk order breaking ties.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ from core.recordings.sanitize import sanitize_document
 
 MAX_BLOB_BYTES = 4_000_000  # uncompressed; a bigger page is replayed without its snapshot
 ASSET_PATH = "/replay/asset/"
+# Each mode numbers its chunks in its own range, so the flusher's pointer chunks (1, 2, …) and
+# full-page chunks (1,000,001, …) of one pageview never take each other's seq.
+SEQ_BASE = {"pointer": 0, "dom": 1_000_000}
 MAX_CHUNK_BYTES = 60_000  # recording_chunks.data is a BLOB: 64 KB on MySQL
 log = logging.getLogger("uxwizz.recordings")
 
@@ -77,9 +80,9 @@ def write_chunk(*, site_id: int, session_id: int, pageview_id: int, mode: str,
     if any(bytes(row.data) == data for row in same):
         return False
     last = (RecordingChunk.select(peewee.fn.MAX(RecordingChunk.seq))
-            .where(RecordingChunk.pageview == pageview_id).scalar())
+            .where((RecordingChunk.pageview == pageview_id) & (RecordingChunk.mode == mode)).scalar())
     RecordingChunk.insert(
-        session=session_id, pageview=pageview_id, site=site_id, seq=(last or 0) + 1, mode=mode,
+        session=session_id, pageview=pageview_id, site=site_id, seq=(last or SEQ_BASE[mode]) + 1, mode=mode,
         event_count=len(events), first_t=min(times), last_t=max(times), size=len(data), data=data,
     ).execute()
     return True
