@@ -19,14 +19,15 @@ const BUNDLES = [
   // Tracker: runs on visitors' pages; budget ≤ 8 KB gzip for ust.min.js (tests/unit/test_tracker_assets.py).
   { entry: 'tracker/src/ust.js', out: 'ust.min.js' },
   { entry: 'tracker/src/ust-rr.js', out: 'ust-rr.min.js' },
+  // The full-page recorder chunk loaded by ust-rr.min.js (RECORDER_FILE in tracker/src/recorder-hook.js).
+  { entry: 'tracker/src/recorder/index.js', out: 'ust-rr-recorder.min.js' },
   // A/B tests: served wrapped with the site's running tests at /server/ab/<domain>.ab.js (core/ab_script.py).
   { entry: 'tracker/src/ab/index.js', out: 'ust-ab.min.js' },
-  // The full-page recorder chunk loaded by ust-rr.min.js goes here, named 'ust-rr-recorder.min.js'
-  // (see RECORDER_FILE in tracker/src/recorder-hook.js), e.g.:
-  // { entry: 'tracker/src/recorder/index.js', out: 'ust-rr-recorder.min.js' },
   //
   // Dashboard bundles (Chart.js, the rrweb player, …) go here, e.g.:
   // { entry: 'static/js/charts-entry.js', out: 'charts.min.js' },
+  // The recording player with rrweb's replayer (and its CSS, written as player.min.css).
+  { entry: 'static/js/player.js', out: 'player.min.js' },
   { entry: 'static/js/dashboard-charts.js', out: 'dashboard.min.js' },
 ];
 

@@ -15,6 +15,8 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     ctx.services["menu"] = build_menu(ctx.services.get("extra_menu_links", []))
     for module in (auth_views, home, site_page, sites_views, users_views, tokens_views):
         module.register(app, ctx)
+    from core.dashboard.recording_views import register as register_recordings
+    register_recordings(app, ctx)
     from core.dashboard import heatmap_views, retention_views
     heatmap_views.register(app, ctx)
     retention_views.register(app, ctx)
