@@ -78,6 +78,11 @@ def make_collect_app(service: IngestService, ctx: AppContext) -> Callable[..., I
     trusted = ctx.trusted_proxies
     sites = service.sites
 
+    def origin_site(origin: str | None) -> SiteInfo | None:
+        """The site an Origin belongs to, so errors found before the body is read are readable too."""
+        host = origin_host(origin) if origin else None
+        return sites.lookup(host) if host else None
+
     def handle(environ: dict[str, Any]) -> Any:
         method = environ.get("REQUEST_METHOD", "GET")
         origin = environ.get("HTTP_ORIGIN")
@@ -100,14 +105,15 @@ def make_collect_app(service: IngestService, ctx: AppContext) -> Callable[..., I
             length = int(environ.get("CONTENT_LENGTH") or -1)
         except ValueError:
             return _error(400, "bad_request", "Content-Length is not a number.")
-        if length > max_bytes:
+        too_large = length > max_bytes
+        if not too_large:
+            stream = environ["wsgi.input"]
+            raw = stream.read(length) if length >= 0 else stream.read(max_bytes + 1)
+            too_large = len(raw) > max_bytes
+        if too_large:
             service.stats.add("rejected:too_large")
-            return _error(413, "too_large", f"Request body is larger than {max_bytes} bytes.")
-        stream = environ["wsgi.input"]
-        raw = stream.read(length) if length >= 0 else stream.read(max_bytes + 1)
-        if len(raw) > max_bytes:
-            service.stats.add("rejected:too_large")
-            return _error(413, "too_large", f"Request body is larger than {max_bytes} bytes.")
+            return _error(413, "too_large", f"Request body is larger than {max_bytes} bytes.",
+                          cors_headers(origin_site(origin), origin))
         try:
             document = schema.parse_json(raw)
             payload = schema.payload(document)
@@ -121,8 +127,8 @@ def make_collect_app(service: IngestService, ctx: AppContext) -> Callable[..., I
                     payload["x"] = extra
         except schema.Rejection as rejection:
             service.stats.add(f"rejected:{rejection.code}")
-            site = sites.lookup(origin_host(origin or "") or "") if origin else None
-            return _error(rejection.status, rejection.code, rejection.detail, cors_headers(site, origin))
+            return _error(rejection.status, rejection.code, rejection.detail,
+                          cors_headers(origin_site(origin), origin))
         site = sites.lookup(payload["site"])
         if site is None:
             sites.miss()

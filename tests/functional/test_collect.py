@@ -261,6 +261,7 @@ def test_body_size_cap(app, client):
     big["pad"] = "x" * limit
     response = post(client, big, status=413)
     assert response.json["error"] == "too_large" and str(limit) in response.json["detail"]
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN  # the tracker can read the answer
     assert app.ctx.services["ingest_depth"]() == 0
 
 
