@@ -197,10 +197,14 @@ def _validate_variant(raw: Any, field: str) -> dict[str, Any]:
         if not isinstance(raw["id"], int) or isinstance(raw["id"], bool) or raw["id"] < 1:
             raise RuleError(f"{field}.id", _("must be the id of one of this test's variants"))
         variant["id"] = raw["id"]
-    weight = raw.get("weight", 50)
-    if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= 100:
-        raise RuleError(f"{field}.weight", _("must be a whole number from 0 to 100"))
-    variant["weight"] = weight
+    # A variant given by id keeps the weight and changes it is sent without; a new one gets 50 and none.
+    if "weight" in raw or "id" not in variant:
+        weight = raw.get("weight", 50)
+        if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= 100:
+            raise RuleError(f"{field}.weight", _("must be a whole number from 0 to 100"))
+        variant["weight"] = weight
+    if "changes" not in raw and "id" in variant:
+        return variant
     changes = raw.get("changes", [])
     if not isinstance(changes, list):
         raise RuleError(f"{field}.changes", _("must be a list"))
@@ -240,7 +244,7 @@ def validate_test(body: dict[str, Any], *, partial: bool = False) -> dict[str, A
             raise RuleError("variants", _("must be a list of 2 to {n} variants (the first is the control)").format(
                 n=MAX_VARIANTS))
         clean["variants"] = [_validate_variant(v, f"variants[{i}]") for i, v in enumerate(variants)]
-        if sum(v["weight"] for v in clean["variants"]) <= 0:
+        if all("weight" in v for v in clean["variants"]) and sum(v["weight"] for v in clean["variants"]) <= 0:
             raise RuleError("variants[0].weight", _("at least one variant needs a weight above 0"))
         ids = [v["id"] for v in clean["variants"] if "id" in v]
         if len(ids) != len(set(ids)):

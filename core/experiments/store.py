@@ -83,6 +83,11 @@ def _save_variants(test: AbTest, variants: list[dict[str, Any]]) -> None:
     for index, variant in enumerate(variants):
         if "id" in variant and variant["id"] not in existing:
             raise RuleError(f"variants[{index}].id", _("must be the id of one of this test's variants"))
+    merged = [{"weight": existing[v["id"]].weight, "changes": existing[v["id"]].changes, **v} if "id" in v else v
+              for v in variants]
+    if sum(v["weight"] for v in merged) <= 0:
+        raise RuleError("variants[0].weight", _("at least one variant needs a weight above 0"))
+    variants = merged
     kept = {v["id"] for v in variants if "id" in v}
     used = {v.key for v in existing.values()}  # including those deleted just now
     gone = [vid for vid in existing if vid not in kept]

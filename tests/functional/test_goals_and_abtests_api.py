@@ -124,6 +124,14 @@ def test_ab_test_lifecycle_and_variant_ids_kept(app):
     # A new variant never gets a deleted one's tag (SQLite may hand out the same row id again).
     assert patched["variants"][1]["key"] not in (control["key"], variant["key"])
     assert AbVariant.get_or_none(AbVariant.key == variant["key"]) is None
+    # A variant sent by id without weight/changes keeps them.
+    kept = api.call("PATCH", f"/api/v1/ab-tests/{test['id']}", {"variants": [
+        {"id": control["id"], "name": "Original"}, {"id": patched["variants"][1]["id"], "name": "Green 2"}]},
+        status=200).json
+    assert [(v["weight"], v["changes"]) for v in kept["variants"]] == [(30, []), (70, patched["variants"][1]["changes"])]
+    assert api.call("PATCH", f"/api/v1/ab-tests/{test['id']}", {"variants": [
+        {"id": control["id"], "name": "O", "weight": 0}, {"id": patched["variants"][1]["id"], "name": "G", "weight": 0}]},
+        status=422).json["field"] == "variants[0].weight"
     stopped = api.call("PATCH", f"/api/v1/ab-tests/{test['id']}", {"status": "stopped"}, status=200).json
     assert stopped["stopped_at"] is not None
     listed = api.call("GET", f"/api/v1/sites/{site.id}/ab-tests", status=200).json["items"]

@@ -38,8 +38,8 @@ CHANGE_SCHEMA: dict[str, Any] = {
 VARIANT_INPUT: dict[str, Any] = {
     "type": "object", "required": ["name"], "additionalProperties": False,
     "properties": {
-        "id": {"type": "integer", "description": "An existing variant to keep (its tag and results stay); "
-                                                 "leave out for a new one."},
+        "id": {"type": "integer", "description": "An existing variant to keep (its tag and results stay); its "
+                                                 "weight and changes stay too unless sent. Leave out for a new one."},
         "name": {"type": "string", "maxLength": rules.NAME_MAX},
         "weight": {"type": "integer", "minimum": 0, "maximum": 100, "default": 50},
         "changes": {"type": "array", "maxItems": rules.MAX_CHANGES, "items": {"$ref": "#/components/schemas/AbChange"}},
