@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.db import open_database
+from core.enrich.rules import sampled_in
 from core.models import Event, HeatmapPoint, Pageview, Session, SessionTag, Site
 from core.models.analytics import POINT_CLICK
 from core.sites import create_site, update_site
@@ -240,6 +241,32 @@ def test_pageview_clicks_scroll_and_tags_arrive_as_rows(tracked, page):
     assert site.query(lambda: Site.get(Site.domain == "localhost").id) == sessions[0]["site"]
 
 
+def test_selection_resize_and_time_on_page(tracked, page):
+    site = tracked()
+    traffic = site.traffic(page)
+    page.goto(site.origin.url("links.html"))
+    wait_tracking(page)
+    page.mouse.move(200, 200)
+    page.evaluate("""() => {
+        const range = document.createRange();
+        range.selectNodeContents(document.querySelector('p.lead'));
+        getSelection().removeAllRanges();
+        getSelection().addRange(range);
+    }""")
+    page.set_viewport_size({"width": 1000, "height": 700})
+    page.wait_for_timeout(2500)
+    force_send(page)
+    pointer = traffic.items("pointer")
+    selects = [p for p in pointer if p["k"] == "select"]
+    assert selects and selects[-1]["sel"] == "#top > p.lead"
+    assert selects[-1]["text_len"] == len("Some text a visitor may select and copy.")
+    assert {"k": "resize", "w": 1000, "h": 700} in [{k: p[k] for k in ("k", "w", "h")} for p in pointer
+                                                      if p["k"] == "resize"]
+    last = traffic.items("pages")[-1]
+    assert last["visible_ms"] >= 2000 and 0 < last["active_ms"] <= last["visible_ms"]
+    assert last["dh"] > 3000 and last["dw"] >= 1000
+
+
 def test_spa_route_changes_are_page_views(tracked, page):
     site = tracked()
     traffic = site.traffic(page)
@@ -386,6 +413,19 @@ def test_opt_out_means_not_a_single_request_until_opt_in(tracked, page):
     assert urls and all("ust-opt" not in url for url in urls)
 
 
+def test_snippet_included_twice_runs_one_tracker(tracked, page):
+    site = tracked()
+    traffic = site.traffic(page)
+    page.goto(site.origin.url("twice.html"))
+    wait_tracking(page)
+    page.evaluate("UST.addTag('after-load')")
+    force_send(page)
+    configs = [r for r in traffic.requests if "/api/collect/config" in r["url"]]
+    assert len(configs) == 1
+    assert len({p["pid"] for p in traffic.items("pages")}) == 1
+    assert sorted(t["tag"] for t in traffic.items("tags")) == ["after-load", "from-page", "from-tag-manager"]
+
+
 def test_no_track_flag_means_no_request(tracked, page):
     site = tracked()
     traffic = site.traffic(page)
@@ -530,6 +570,44 @@ def test_a_dropped_answer_silences_the_tab(tracked, page):
     assert site.query(lambda: Session.select().count()) == 0
 
 
+@pytest.mark.parametrize("inside", [True, False])
+def test_sampling_is_the_servers_rule_and_sticks_to_the_tab(tracked, page, inside):
+    site = tracked(sample_percent=50)
+    token = next(t for t in (f"sampletoken{i:06d}" for i in range(1000)) if sampled_in(t, 50) == inside)
+    page.add_init_script(f"sessionStorage.getItem('ust-sid') || sessionStorage.setItem('ust-sid', '{token}')")
+    traffic = site.traffic(page)
+    for name in ("links.html", "spa.html"):
+        page.goto(site.origin.url(name))
+        settle(page, 1500)
+        page.evaluate("UST.forceSendData()")
+        settle(page, 500)
+    batches = traffic.batches()
+    if inside:
+        assert {b["sid"] for b in batches} == {token}
+        assert len({p["pid"] for p in traffic.items("pages")}) == 2
+        assert not any(r["headers"].get("x-uxwizz-dropped") for r in traffic.responses)
+    else:
+        assert batches == []
+
+
+def test_mobile_visitors_are_not_tracked_when_the_site_says_so(tracked, browser):
+    site = tracked(track_mobile=False)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  user_agent="Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+                                             "(KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
+    try:
+        phone = context.new_page()
+        traffic = site.traffic(phone)
+        phone.goto(site.origin.url("links.html"))
+        settle(phone, 2000)
+        phone.evaluate("UST.forceSendData()")
+        settle(phone, 500)
+        assert traffic.batches() == []
+        assert any("/api/collect/config" in r["url"] for r in traffic.requests)
+    finally:
+        context.close()
+
+
 def test_unknown_site_stays_silent(tracked, page):
     site = tracked()
     traffic = site.traffic(page)
@@ -574,7 +652,7 @@ def test_unsent_data_survives_a_server_outage_and_goes_out_on_the_next_page(trac
     page.goto(site.origin.url("links.html"))
     wait_tracking(page)
     force_send(page)
-    site.server.stop()
+    site.server.kill()  # the server is gone: connection refused
     page.evaluate("UST.addTag('during-outage'); UST.forceSendData()")
     page.wait_for_function(
         "Object.keys(localStorage).some(k => k.startsWith('ust-q:') && localStorage[k].includes('during-outage'))",
@@ -590,6 +668,19 @@ def test_unsent_data_survives_a_server_outage_and_goes_out_on_the_next_page(trac
     assert (202, None) in answers
 
 
+def test_data_added_just_before_leaving_is_not_lost(tracked, page):
+    site = tracked()
+    page.goto(site.origin.url("links.html"))
+    wait_tracking(page)
+    page.evaluate("UST.addTag('leaving-now'); UST.addEvent({category: 'nav', action: 'leave'})")
+    page.goto(site.origin.url("form.html"))  # pagehide: sent with keepalive, or kept for this page
+    wait_tracking(page)
+    stored = site.wait_rows(lambda: ([t.tag for t in SessionTag.select()], [e.action for e in Event.select()],
+                                     Pageview.select().count()),
+                            lambda r: r[0] and r[1] and r[2] == 2)
+    assert stored == (["leaving-now"], ["leave"], 2)
+
+
 def test_recording_bundle_tracks_like_the_default_one(tracked, page):
     site = tracked()
     traffic = site.traffic(page)
@@ -601,3 +692,19 @@ def test_recording_bundle_tracks_like_the_default_one(tracked, page):
     assert [c["sel"] for c in traffic.items("pointer") if c["k"] == "click"] == ["#buy"]
     # Full-page recording is off for this site: the recorder chunk is not even requested.
     assert not any("recorder" in r["url"] for r in traffic.requests)
+
+
+def test_recorder_chunk_is_loaded_lazily_only_by_the_rr_bundle(tracked, page):
+    site = tracked(full_page_recording=True)
+    traffic = site.traffic(page)
+    page.goto(site.origin.url("links.html"))
+    wait_tracking(page)
+    settle(page, 1000)
+    assert not any("ust-rr-recorder" in r["url"] for r in traffic.requests)
+    page.goto(site.origin.url("links.html?rr"))
+    wait_tracking(page)
+    page.wait_for_function("!!UST.__rr", timeout=5000)
+    settle(page, 1000)
+    chunk = [r["url"] for r in traffic.requests if "/server/ust-rr-recorder.min.js" in r["url"]]
+    assert chunk and chunk[0].endswith("?v=test")  # the same cache breaker as the snippet's
+    assert page.evaluate("UST.__rr.pid()") == traffic.items("pages")[-1]["pid"]

@@ -33,8 +33,8 @@ export function newPage(t, referrer) {
 function measure() {
   const p = S.page;
   const root = D.documentElement;
-  const dh = Math.max(root.scrollHeight, D.body ? D.body.scrollHeight : 0);
-  const dw = root.scrollWidth;
+  const dh = px(Math.max(root.scrollHeight, D.body ? D.body.scrollHeight : 0));
+  const dw = px(root.scrollWidth);
   const seen = Math.min(100, Math.round(((W.scrollY + W.innerHeight) / (dh || 1)) * 100));
   if (D.title && p.title !== D.title && p.visible_ms < 10000) p.title = D.title; // SPAs set titles late
   if (seen > p.scroll || dh !== p.dh || dw !== p.dw) {
@@ -170,6 +170,7 @@ export function startCapture() {
     else { tick(); }
   });
   on(W, 'pagehide', hide);
+  route(); // the page may have changed its URL while the settings were loading
   setInterval(guard(() => {
     if (W.UST_NO_TRACK) return S.stop();
     tick();

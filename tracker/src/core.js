@@ -86,19 +86,26 @@ function start(cfg) {
   });
 }
 
-export const boot = guard(() => {
+// Installs the API on window.UST and replays the stub's queue. A second copy of the snippet (page +
+// tag manager) replaces UST with a fresh stub: its script adopts that stub into the running tracker.
+function adopt() {
   const U = W.UST && typeof W.UST === 'object' ? W.UST : (W.UST = {});
-  if (U.__ust) return; // the script was included twice (snippet + tag manager): the first one wins
-  U.__ust = 1;
+  install(U);
+  const queued = Array.isArray(W.UST_CT) ? W.UST_CT : [];
+  // The stub's addTag pushes to UST_CT: from now on that is a direct call.
+  W.UST_CT = { push: guard((item) => U.addTag(item)) };
+  return { U, queued };
+}
+
+export const boot = guard(() => {
+  if (typeof W.UST_ADOPT === 'function') return W.UST_ADOPT();
+  W.UST_ADOPT = guard(() => adopt().queued.forEach((item) => W.UST.addTag(item)));
   const src = scriptSrc();
   const at = src.lastIndexOf('/server/');
   S.base = at > 0 ? src.slice(0, at) : '';
   S.v = (src.match(/\?[^#]*/) || [''])[0];
   applyOptParams();
-  install(U);
-  const queued = Array.isArray(W.UST_CT) ? W.UST_CT : [];
-  // The stub's addTag pushes to UST_CT: from now on that is a direct call.
-  W.UST_CT = { push: guard((item) => U.addTag(item)) };
+  const { U, queued } = adopt();
   if (W.UST_NO_TRACK || optedOut() || !S.base || !/^https?:$/.test(W.location.protocol)) {
     stop();
     hook('onLoaded');

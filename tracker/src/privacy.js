@@ -7,8 +7,10 @@ const OPT_OUT = 'ust-opt-out';
 // ?ust-opt-out / ?ust-opt-in on any tracked URL set or clear the flag (it outlives the tab).
 export function applyOptParams() {
   const query = W.location.search;
-  if (/[?&]ust-opt-out(=|&|$)/.test(query)) local.set(OPT_OUT, '1');
-  else if (/[?&]ust-opt-in(=|&|$)/.test(query)) local.del(OPT_OUT);
+  if (/[?&]ust-opt-out(=|&|$)/.test(query)) {
+    local.set(OPT_OUT, '1');
+    for (const key of local.keys()) if (key.indexOf('ust-q:') === 0) local.del(key); // unsent data too
+  } else if (/[?&]ust-opt-in(=|&|$)/.test(query)) local.del(OPT_OUT);
 }
 
 export const optedOut = () => local.get(OPT_OUT) === '1';

@@ -73,7 +73,7 @@ function cut() {
   let size;
   let pids;
   const open = () => {
-    batch = { v: 1, site: S.site, sid: S.sid, bid: nextBatchId(), sent: 0, pages: [], events: [], tags: [], pointer: [] };
+    batch = { v: 1, site: S.site, sid: S.sid, bid: nextBatchId(), sent: now(), pages: [], events: [], tags: [], pointer: [] };
     if (S.session && tab.get('ust-sa') !== S.sid) batch.session = S.session;
     size = bytes(JSON.stringify(batch)) + 16;
     pids = new Set();
@@ -87,7 +87,7 @@ function cut() {
     const own = kind === 'pages' ? 0 : bytes(JSON.stringify(item)) + 1;
     let cost = own + pageCost(pid);
     const full = kind !== 'pages' && (batch[kind] || []).length >= (MAX[kind] || 2000);
-    if (size + cost > LIMIT || full || (!pids.has(pid) && pids.size >= MAX_PAGES)) {
+    if (pids.size && (size + cost > LIMIT || full || (!pids.has(pid) && pids.size >= MAX_PAGES))) {
       open();
       cost = own + pageCost(pid);
     }
