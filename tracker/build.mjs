@@ -16,7 +16,7 @@ const OUT_DIR = outAt >= 0 ? resolve(args[outAt + 1]) : join(ROOT, 'static', 'bu
 
 // entry (relative to the repository root) → output file name in static/build/.
 const BUNDLES = [
-  // Tracker: runs on visitors' pages; budget ≤ 8 KB gzip for ust.min.js (tests/unit/test_tracker_assets.py).
+  // Tracker: runs on visitors' pages; budget ≤ 8 KB gzip for ust.min.js (tests/unit/test_tracker_build.py).
   { entry: 'tracker/src/ust.js', out: 'ust.min.js' },
   { entry: 'tracker/src/ust-rr.js', out: 'ust-rr.min.js' },
   // The full-page recorder chunk loaded by ust-rr.min.js (RECORDER_FILE in tracker/src/recorder-hook.js).

@@ -32,7 +32,6 @@ export function askConsent(cfg, done) {
     'box-shadow:0 6px 28px rgba(0,0,0,.3);');
   box.id = 'ust-consent';
   box.setAttribute('role', 'dialog');
-  box.setAttribute('aria-live', 'polite');
   box.setAttribute('aria-labelledby', 'ust-consent-text');
   const text = element('p', 'display:block;margin:0 0 12px;', cfg.consent_text ||
     'This site records anonymous usage data to improve itself. Allow?');
