@@ -234,3 +234,26 @@ def test_opted_out_visitors_see_the_original_and_send_nothing(setup, browser):
     assert not any("/api/collect" in url for url in requests)
     assert page.evaluate("localStorage.getItem('ust-ab-%d')" % setup["test"]) is None
     context.close()
+
+
+def test_body_is_revealed_after_800_ms_when_an_element_never_appears(setup, browser):
+    request = urllib.request.Request(
+        f"{setup['server'].url}/api/v1/ab-tests/{setup['test']}", method="PATCH",
+        data=json.dumps({"variants": [{"id": setup["control"].id, "name": "Control"},
+                                      {"id": setup["loud"].id, "name": "Loud", "changes": [
+                                          {"selector": "#not-on-this-page", "text": "x"},
+                                          {"selector": "a.cta", "text": "Join"}]}]}).encode(),
+        headers={"Authorization": f"Bearer {setup['token']}", "Content-Type": "application/json"})
+    assert urllib.request.urlopen(request, timeout=10).status == 200
+    context = browser.new_context()
+    page = context.new_page()
+    seen = visit(page, setup["origin"].url("ab=5"))
+    page.wait_for_timeout(700)
+    after = page.evaluate("[getComputedStyle(document.body).opacity, !!document.getElementById('ust-ab-hide'),"
+                          " document.querySelector('a.cta').textContent]")
+    assert after == ["1", False, "Join"]  # revealed, and the change that could apply did
+    hidden = [s["t"] for s in seen["samples"] if s["opacity"] == "0"]
+    # From the first moment the body existed (just after ab.js ran) to the last hidden sample: the
+    # 800 ms cap, give or take a frame and a loaded machine.
+    assert hidden and 500 < max(hidden) - min(hidden) < 1000, hidden
+    context.close()
