@@ -53,6 +53,8 @@ def register_site_tabs(ctx: AppContext) -> None:
 
 def dimension_display(dimension: str, value: str) -> str:
     if value == "":
+        if dimension in ("utm_source", "utm_medium", "utm_campaign"):
+            return _("(none)")
         return {"referrer_domain": _("(direct)"), "referrer": _("(direct)")}.get(dimension, _("(unknown)"))
     if dimension == "city":
         country, _sep, city = value.partition("|")

@@ -17,7 +17,7 @@ from tests.conftest import login
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_site_page_redirects_to_the_overview(admin_client, site):
 def test_overview_shows_the_numbers_and_the_chart_data(admin_client, site):
     html = admin_client.get(f"/sites/{site.id}/overview?range=7d").text
     sessions = Session.select().where(Session.site == site.id).count()
-    assert f'data-metric="sessions"' in html and f"{sessions:,}" in html
+    assert 'data-metric="sessions"' in html and f"{sessions:,}" in html
     assert 'class="ux-chart" data-chart="{&#34;type&#34;: &#34;line&#34;' in html
     assert 'id="breakdown-page"' in html and 'id="breakdown-country"' in html
 
