@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import jinja2
 
@@ -16,22 +16,9 @@ TEMPLATE_DIR = os.path.join(PROJECT_ROOT, "templates")
 STATIC_DIR = os.path.join(PROJECT_ROOT, "static")
 
 
-def make_loader(extra_paths: Iterable[str] = (), prefixed: Mapping[str, str] | None = None) -> jinja2.BaseLoader:
-    """templates/ first, then `extra_paths`; each `prefixed` folder answers for "<prefix>/…" only.
-
-    Plugins use the prefixed form (`plugins/<name>/templates/page.html` is "<name>/page.html"),
-    so two plugins' templates never shadow each other or the built-in ones.
-    """
-    loader: jinja2.BaseLoader = jinja2.FileSystemLoader([TEMPLATE_DIR, *extra_paths])
-    if prefixed:
-        folders = {prefix: jinja2.FileSystemLoader(path) for prefix, path in prefixed.items()}
-        loader = jinja2.ChoiceLoader([loader, jinja2.PrefixLoader(folders)])
-    return loader
-
-
 def make_environment(extra_paths: Iterable[str] = ()) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=make_loader(extra_paths),
+        loader=jinja2.FileSystemLoader([TEMPLATE_DIR, *extra_paths]),
         autoescape=True,  # everything tracked is untrusted: escape by default, in every template
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],

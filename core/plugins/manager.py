@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import bottle
+import jinja2
 import pluggy
 
 from core import __version__
@@ -117,9 +118,6 @@ class PluginManager:
             if spare.name not in enabled:
                 self.infos.setdefault(spare.name, spare)
         for name in enabled:
-            if name in self.infos and self.infos[name].builtin:
-                log.error("plugin %s: refused: the name belongs to a built-in part of uxwizz", name)
-                continue
             info = found.get(name)
             if info is None:
                 reason = f"no folder {name!r} in {self.folder}"
@@ -190,14 +188,19 @@ class PluginManager:
     def template_dirs(self) -> dict[str, str]:
         return {info.name: info.template_dir for info in self.active() if info.template_dir}
 
+    def _set_loader(self, ctx: AppContext, base: Any) -> None:
+        """The app's templates first; then plugins/<name>/templates/ answering for "<name>/…" only,
+        so two plugins' templates never shadow each other or the built-in ones."""
+        folders = {name: jinja2.FileSystemLoader(path) for name, path in self.template_dirs().items()}
+        ctx.templates.loader = jinja2.ChoiceLoader([base, jinja2.PrefixLoader(folders)]) if folders else base
+
     # -- mounting ----------------------------------------------------------------------------------
 
     def mount(self, app: bottle.Bottle, ctx: AppContext) -> None:
         """Start every active plugin and mount what it contributes, one plugin at a time."""
-        from core.templating import make_loader
-
         ctx.services[SERVICE_KEY] = self
-        ctx.templates.loader = make_loader(prefixed=self.template_dirs())
+        base_loader = ctx.templates.loader
+        self._set_loader(ctx, base_loader)
         for info in self.active():
             if info.builtin:
                 self._apply(self._stage(info, app, ctx), ctx)
@@ -209,8 +212,7 @@ class PluginManager:
                 continue
             self._apply(staged, ctx)
             self._mounted.append(info)
-        # Failed plugins' templates must not stay reachable.
-        ctx.templates.loader = make_loader(prefixed=self.template_dirs())
+        self._set_loader(ctx, base_loader)  # failed plugins' templates must not stay reachable
         ctx.services["menu"] = _menu(self.menu_links + list(ctx.services.get("extra_menu_links", [])))
         ctx.shutdown_hooks.append(lambda: self.shutdown(ctx))
 
