@@ -35,4 +35,4 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
             "Remove the oldest recordings of sites over their recording storage quota.", cron={"minute": 23}),
     )
     # Retention deletes whole sessions; snapshots and assets they alone used are cleaned up here.
-    ctx.services.setdefault("orphan_cleaners", []).append(lambda: maintenance.remove_orphans(ctx))
+    ctx.services.setdefault("orphan_cleaners", []).append(maintenance.remove_orphans)

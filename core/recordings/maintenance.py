@@ -197,8 +197,12 @@ def delete_recording(session_id: int) -> None:
         Session.update(has_recording=False).where(Session.id == session_id).execute()
 
 
-def remove_orphans(ctx: AppContext, **_options: Any) -> str:
-    """Snapshots, asset URLs and asset bodies nothing references any more (after sessions went)."""
+def remove_orphans(ctx: AppContext, **_options: Any) -> int:
+    """Snapshots, asset URLs and asset bodies nothing references any more (after sessions went).
+
+    Registered in ctx.services["orphan_cleaners"]: retention calls it after deleting sessions.
+    Returns how many rows went.
+    """
     import datetime as dt
 
     cutoff = utcnow() - dt.timedelta(seconds=ORPHAN_GRACE_SECONDS)
@@ -214,4 +218,6 @@ def remove_orphans(ctx: AppContext, **_options: Any) -> str:
     dead_ids = [row.id for row in RecordingAsset.select(RecordingAsset.id)
                 .where(~peewee.fn.EXISTS(kept) & (RecordingAsset.created_at < cutoff))]
     assets = RecordingAsset.delete().where(RecordingAsset.id.in_(dead_ids)).execute() if dead_ids else 0
-    return f"removed {snapshots} snapshot(s), {urls} asset URL(s), {assets} asset(s) no longer used"
+    if snapshots or urls or assets:
+        log.info("removed %d snapshot(s), %d asset URL(s), %d asset(s) no longer used", snapshots, urls, assets)
+    return int(snapshots) + int(urls) + int(assets)

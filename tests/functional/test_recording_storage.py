@@ -291,8 +291,8 @@ def test_orphan_cleaner_removes_what_deleted_sessions_alone_used(app, admin_clie
     first = Session.get(Session.token == SID)
     first.delete_instance()  # what retention does: the cascade removes pageviews and links
     RecordingSnapshot.update(created_at=dt.datetime(2020, 1, 1)).execute()  # past the upload grace period
-    for cleaner in app.ctx.services["orphan_cleaners"]:
-        cleaner()
+    assert maintenance.remove_orphans in app.ctx.services["orphan_cleaners"]
+    assert maintenance.remove_orphans(app.ctx) == 1
     assert [s.hash for s in RecordingSnapshot.select()] == [shared_digest]
 
 

@@ -71,6 +71,8 @@ function uploadBlob(kind, body, url) {
 }
 
 function start(rr, cfg) {
+  // What the recorder decided and what it cost, readable by tests and benchmarks.
+  const stats = rr.stats = { mode: null, reason: '', fullSnapshotMs: 0, pageSnapshotMs: 0 };
   const state = { mode: null, stop: null, pid: rr.pid(), snapshotHash: null, mutations: 0, windowStart: performance.now() };
   const maskInputs = cfg.mask_inputs || !rr.keyboard;
   const blocked = ['.noRecord', 'input[type=password]'].concat(cfg.block || []).join(',');
@@ -78,7 +80,9 @@ function start(rr, cfg) {
 
   const pointerSnapshot = guard(() => {
     if (!rr.canRecord()) return;
+    const began = performance.now();
     const html = snapshotHtml({ blocked, maskInputs, maskText: cfg.mask_text });
+    stats.pageSnapshotMs = performance.now() - began;
     if (!html || encoder.encode(html).length > cfg.max_blob_bytes) return;
     const pid = rr.pid();
     uploadBlob('html', html, W.location.href.slice(0, 2048)).then((hash) => {
@@ -94,6 +98,8 @@ function start(rr, cfg) {
     state.stop = null;
     if (state.mode === 'dom') rr.emit('dom', { type: 5, timestamp: Date.now(), data: { tag: 'ust-fallback', payload: { reason } } });
     state.mode = 'pointer';
+    stats.mode = 'pointer';
+    stats.reason = reason;
     if (reason === 'slow' || reason === 'busy') tabSet(MODE_KEY, 'pointer'); // the next pages would pay it again
     state.pid = rr.pid();
     pointerSnapshot();
@@ -168,7 +174,9 @@ function start(rr, cfg) {
       headMetaRobots: true, headMetaHttpEquiv: true, headMetaAuthorship: true, headMetaVerification: true,
     },
   });
-  if (performance.now() - began > SNAPSHOT_BUDGET_MS) return toPointer('slow');
+  stats.fullSnapshotMs = performance.now() - began;
+  stats.mode = 'dom';
+  if (stats.fullSnapshotMs > SNAPSHOT_BUDGET_MS) return toPointer('slow');
 
   // Mutation rate limit: a page that keeps rewriting itself (tickers, animations done in the DOM)
   // costs the recorder on every change; past the limit, recording drops to pointer mode.
