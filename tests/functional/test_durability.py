@@ -170,3 +170,27 @@ def test_valid_payloads_are_stored_exactly_once(app, client, batches):
     flush(app)
     assert CollectBatch.select().count() - before_batches == len(batches)
     assert Event.select().count() - before_events == expected_events
+
+
+def test_an_entry_the_database_refuses_is_set_aside_and_the_rest_stored(app, client, installed_settings):
+    from core.sites import create_site
+
+    gone = create_site("gone.test")
+    app.ctx.services["ingest"].sites.refresh()
+    t = now_ms() - 1000
+    post(client, payload("0001", t=t, site="gone.test"), origin="https://gone.test")
+    post(client, payload("0002", t=t, events=[event(1, t)]))
+    # The site disappears behind the cache's back: its rows now break a foreign key.
+    other = open_database(installed_settings["database.url"], installed_settings.base_dir)
+    other.db.execute_sql(f"DELETE FROM sites WHERE id = {int(gone.id)}")
+    other.close()
+    report = app.ctx.services["ingest"].flusher.flush_now()  # no site refresh first
+    assert (report.stored, report.failed) == (1, 1)
+    assert labels() == ["1"]
+    rejected = os.path.join(app.ctx.settings.data_dir, "journal", "rejected.jsonl")
+    with open(rejected, encoding="utf-8") as handle:
+        lines = [json.loads(line) for line in handle]
+    assert len(lines) == 1 and lines[0]["entry"]["p"]["site"] == "gone.test"
+    assert "IntegrityError" in lines[0]["error"]
+    assert client.get("/healthz").json["collect"]["failed"] == 1
+    assert app.ctx.services["ingest_depth"]() == 0
