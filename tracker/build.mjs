@@ -21,6 +21,8 @@ const BUNDLES = [
   { entry: 'tracker/src/ust-rr.js', out: 'ust-rr.min.js' },
   // The full-page recorder chunk loaded by ust-rr.min.js (RECORDER_FILE in tracker/src/recorder-hook.js).
   { entry: 'tracker/src/recorder/index.js', out: 'ust-rr-recorder.min.js' },
+  // The pointer-mode page snapshot chunk loaded by both trackers (tracker/src/recorder/hook.js).
+  { entry: 'tracker/src/recorder/pointer.js', out: 'ust-snap.min.js' },
   // A/B tests: served wrapped with the site's running tests at /server/ab/<domain>.ab.js (core/ab_script.py).
   { entry: 'tracker/src/ab/index.js', out: 'ust-ab.min.js' },
   //

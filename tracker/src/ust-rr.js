@@ -2,6 +2,8 @@
 import { S } from './state.js';
 import { boot } from './core.js';
 import { loadRecorder } from './recorder-hook.js';
+import { loadSnapshotter } from './recorder/hook.js';
 
 S.onAllowed.push(loadRecorder);
+S.onAllowed.push(loadSnapshotter); // sites without full-page recording: pointer-mode snapshots
 boot();

@@ -14,84 +14,18 @@
 // SNAPSHOT_BUDGET_MS, or more than `max_mutations_per_second` sustained DOM mutations fall back
 // to pointer mode, so recording never freezes the visitor's page.
 import { record } from '@rrweb/record';
-import { sha256 } from './sha256.js';
-import { snapshotHtml } from './snapshot.js';
+import { W, D, byteLength, fetchSettings, guard, pointerMode, privacy, tabGet, tabSet, uploadBlob, warn } from './common.js';
 
-const W = window;
-const D = document;
 const INLINE_LIMIT = 48000; // bytes of one serialised event sent inline (the batch limit is 60 KB)
 const SNAPSHOT_BUDGET_MS = 250;
 const MODE_KEY = 'ust-rr-mode';
 
-const script = D.currentScript;
-const base = script && script.src ? script.src.replace(/\/server\/[^/]*$/, '') : '';
-
-function warn(...args) {
-  try { console.warn('[UST recorder]', ...args); } catch (e) { /* no console */ }
-}
-
-function guard(fn) {
-  return function () {
-    try { return fn.apply(this, arguments); } catch (e) { warn(e); return undefined; }
-  };
-}
-
-function tabGet(key) { try { return W.sessionStorage.getItem(key); } catch (e) { return null; } }
-function tabSet(key, value) { try { W.sessionStorage.setItem(key, value); } catch (e) { /* blocked */ } }
-
-const encoder = new TextEncoder();
-
-function hashText(text) {
-  const bytes = encoder.encode(text);
-  if (W.crypto && W.crypto.subtle && W.isSecureContext) {
-    return W.crypto.subtle.digest('SHA-256', bytes).then((buf) =>
-      Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join(''));
-  }
-  return Promise.resolve(sha256(bytes));
-}
-
-// Uploads a blob once: asks whether the server has it, sends it if not. Resolves to its hash.
-function uploadBlob(kind, body, url) {
-  return hashText(body).then((hash) => {
-    const site = encodeURIComponent(W.location.hostname);
-    return fetch(base + '/api/collect/blob?site=' + site + '&kind=' + kind + '&hash=' + hash,
-      { credentials: 'omit', mode: 'cors' })
-      .then((r) => (r.ok ? r.json() : { have: false }))
-      .then((answer) => {
-        if (answer.have) return hash;
-        const payload = JSON.stringify({ v: 1, site: W.location.hostname, kind, hash, url, body });
-        return fetch(base + '/api/collect/blob', {
-          method: 'POST', body: payload, credentials: 'omit', mode: 'cors', headers: { 'Content-Type': 'text/plain' },
-        }).then((r) => {
-          if (r.status >= 300) throw new Error('blob upload refused: HTTP ' + r.status);
-          return hash;
-        });
-      });
-  });
-}
-
 function start(rr, cfg) {
   // What the recorder decided and what it cost, readable by tests and benchmarks.
   const stats = rr.stats = { mode: null, reason: '', fullSnapshotMs: 0, pageSnapshotMs: 0 };
-  const state = { mode: null, stop: null, pid: rr.pid(), snapshotHash: null, mutations: 0, windowStart: performance.now() };
-  const maskInputs = cfg.mask_inputs || !rr.keyboard;
-  const blocked = ['.noRecord', 'input[type=password]'].concat(cfg.block || []).join(',');
+  const state = { mode: null, stop: null, pid: rr.pid(), mutations: 0, windowStart: performance.now() };
+  const rules = privacy(rr, cfg);
   const deadline = Date.now() + cfg.max_minutes * 60000;
-
-  const pointerSnapshot = guard(() => {
-    if (!rr.canRecord()) return;
-    const began = performance.now();
-    const html = snapshotHtml({ blocked, maskInputs, maskText: cfg.mask_text });
-    stats.pageSnapshotMs = performance.now() - began;
-    if (!html || encoder.encode(html).length > cfg.max_blob_bytes) return;
-    const pid = rr.pid();
-    uploadBlob('html', html, W.location.href.slice(0, 2048)).then((hash) => {
-      if (pid === rr.pid() && hash !== state.snapshotHash) {
-        state.snapshotHash = hash;
-        rr.emit('snapshots', { hash });
-      }
-    }).catch(warn);
-  });
 
   const toPointer = (reason) => {
     if (state.stop) { try { state.stop(); } catch (e) { /* already stopped */ } }
@@ -101,17 +35,7 @@ function start(rr, cfg) {
     stats.mode = 'pointer';
     stats.reason = reason;
     if (reason === 'slow' || reason === 'busy') tabSet(MODE_KEY, 'pointer'); // the next pages would pay it again
-    state.pid = rr.pid();
-    pointerSnapshot();
-    // SPA route changes: each new page view gets the snapshot of what it shows.
-    const timer = setInterval(guard(() => {
-      if (Date.now() > deadline || !rr.canRecord()) { clearInterval(timer); return; }
-      if (rr.pid() !== state.pid) {
-        state.pid = rr.pid();
-        state.snapshotHash = null;
-        setTimeout(pointerSnapshot, 300); // let the route render first
-      }
-    }), 1000);
+    pointerMode(rr, cfg, stats, deadline);
   };
 
   const emitEvent = guard((event) => {
@@ -131,8 +55,7 @@ function start(rr, cfg) {
       if (event.type !== 4 && event.type !== 2) return;
       if (event.type === 2) state.awaiting = false;
     }
-    const json = JSON.stringify(event);
-    if (encoder.encode(json).length <= INLINE_LIMIT) {
+    if (byteLength(JSON.stringify(event)) <= INLINE_LIMIT) {
       rr.emit('dom', event);
       return;
     }
@@ -159,11 +82,11 @@ function start(rr, cfg) {
   state.stop = record({
     emit: emitEvent,
     blockClass: 'noRecord',
-    blockSelector: blocked,
+    blockSelector: rules.blocked,
     ignoreClass: 'noRecord',
-    maskAllInputs: maskInputs,
+    maskAllInputs: rules.maskInputs,
     maskInputOptions: { password: true },
-    maskTextSelector: cfg.mask_text ? '*' : null,
+    maskTextSelector: rules.maskText ? '*' : null,
     inlineStylesheet: true,
     recordCanvas: false,
     collectFonts: false,
@@ -203,8 +126,7 @@ function start(rr, cfg) {
 const boot = guard(() => {
   const rr = W.UST && W.UST.__rr;
   if (!rr || !rr.canRecord()) return;
-  fetch(base + '/api/collect/recording?site=' + encodeURIComponent(W.location.hostname), { credentials: 'omit', mode: 'cors' })
-    .then((r) => (r.ok ? r.json() : null))
+  fetchSettings()
     .then(guard((cfg) => { if (cfg && cfg.record) start(rr, cfg); }))
     .catch(warn);
 });
