@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -107,7 +108,7 @@ class SeedPlan:
     seed: int = 1
     visitors_ratio: float = 0.7  # distinct visitors per session: returning visitors share a hash
     recording_share: float = 0.02  # sessions with a pointer recording
-    heatmap_share: float = 0.3  # pageviews with click/move/scroll points
+    heatmap_share: float = 0.1  # pageviews with click/move/scroll points (recorded ones always)
     batch_size: int = 2000  # sessions per transaction
 
 
@@ -164,6 +165,10 @@ class Generator:
         self.countries, self.country_weights = _weighted(COUNTRIES, 1)
         self.devices, self.device_weights = _weighted(DEVICES, 1)
         self.referrers, self.referrer_weights = _weighted(REFERRERS, 1)
+        # random.choices with cum_weights skips re-summing the weights on every call
+        self.entry_cum = list(itertools.accumulate(self.entry_weights))
+        self.next_cum = list(itertools.accumulate(self.next_weights))
+        self.page_range = range(len(self.pages))
         self.visitor_pool = max(1, int(plan.sessions * plan.visitors_ratio))
         self.start = plan.end - dt.timedelta(days=plan.days)
 
@@ -219,7 +224,7 @@ class Generator:
         started = self._start_time()
 
         n_pages = self._page_count()
-        page_index = rng.choices(range(len(self.pages)), self.entry_weights)[0]
+        page_index = rng.choices(self.page_range, cum_weights=self.entry_cum)[0]
         moment = started
         pageviews: list[tuple[int, str, dt.datetime, int]] = []
         landing_url = ""
@@ -241,12 +246,12 @@ class Generator:
             page_ref = (referrer if index == 0 else f"https://{self.domain}{pageviews[-1][1]}")
             batch.pageviews.append((
                 pid, sid, self.site_id, f"p{pid:x}", url, path, f"{title} · {self.domain}", page_ref,
-                moment, viewport_w, viewport_h, viewport_w, doc_h, active_ms, visible_ms, scroll,
+                _s(moment), viewport_w, viewport_h, viewport_w, doc_h, active_ms, visible_ms, scroll,
             ))
             pageviews.append((pid, path, moment, active_ms))
             if index < n_pages - 1:
                 moment = moment + dt.timedelta(milliseconds=active_ms + int(rng.random() * 5000))
-            page_index = rng.choices(range(len(self.pages)), self.next_weights)[0]
+            page_index = rng.choices(self.page_range, cum_weights=self.next_cum)[0]
         last_seen = moment + dt.timedelta(milliseconds=pageviews[-1][3] if n_pages > 1 else 0)
 
         event_count = self._events(batch, sid, pageviews)
@@ -255,15 +260,15 @@ class Generator:
         batch.sessions.append((
             sid, self.site_id, token, visitor_hash, country, city, browser, browser_version, os_name,
             os_version, device, screen_w, screen_h, language, "", referrer, referrer_domain, landing_url,
-            utm_source, utm_medium, utm_campaign, "", "", "", "", "", started, last_seen.replace(microsecond=0),
-            n_pages, event_count, clicks, recorded,
+            utm_source, utm_medium, utm_campaign, "", "", "", "", "", _s(started), _s(last_seen),
+            n_pages, event_count, clicks, int(recorded),
         ))
 
     def _events(self, batch: Batch, sid: int, pageviews: list[tuple[int, str, dt.datetime, int]]) -> int:
         rng = self.rng
         count = 0
         for pid, path, moment, active_ms in pageviews:
-            at = moment + dt.timedelta(milliseconds=int(active_ms * rng.random()))
+            at = _s(moment + dt.timedelta(milliseconds=int(active_ms * rng.random())))
             if path == "/old-page":
                 batch.events.append((self._id("events"), sid, pid, self.site_id, at, "error", "404", path,
                                      None, None, "", None))
@@ -285,7 +290,7 @@ class Generator:
                 count += 1
                 if rng.random() < 0.5:
                     batch.events.append((self._id("events"), sid, pid, self.site_id, at, "form", "submit",
-                                         path[1:], None, None, "", {"plan": rng.choice(("free", "pro"))}))
+                                         path[1:], None, None, "", json.dumps({"plan": rng.choice(("free", "pro"))})))
                     count += 1
             elif path.startswith("/blog/") and roll < 0.08:
                 answer = rng.choices(POLL_ANSWERS, (5, 3, 1))[0]
@@ -308,46 +313,56 @@ class Generator:
         if {"AB-hero-A", "AB-hero-B"} <= picked:
             picked.discard("AB-hero-B")
         for tag in sorted(picked):
-            batch.tags.append((self._id("tags"), sid, self.site_id, tag, started))
+            batch.tags.append((self._id("tags"), sid, self.site_id, tag, _s(started)))
 
     def _points(self, batch: Batch, sid: int, pageviews: list[tuple[int, str, dt.datetime, int]],
                 device: str, viewport_w: int) -> tuple[int, bool]:
         rng = self.rng
         clicks = 0
         record = rng.random() < self.plan.recording_share
+        points = batch.points
+        site_id = self.site_id
         for pid, path, moment, active_ms in pageviews:
-            entries: list[dict[str, Any]] = []
-            if record or rng.random() < self.plan.heatmap_share:
-                for _ in range(rng.randint(1, 4)):
-                    t = moment + dt.timedelta(milliseconds=int(active_ms * rng.random()))
-                    x, y = int(rng.gauss(viewport_w / 2, viewport_w / 5)), int(abs(rng.gauss(500, 400)))
-                    x = max(0, min(viewport_w, x))
-                    sel = rng.choice(SELECTORS)
-                    ox, oy = round(rng.random(), 3), round(rng.random(), 3)
-                    batch.points.append((self._id("points"), self.site_id, sid, pid, path, POINT_CLICK, t, x, y,
-                                         sel, ox, oy, viewport_w, device))
-                    entries.append({"t": _ms(t), "k": "click", "x": x, "y": y, "sel": sel, "ox": ox, "oy": oy,
-                                    "vw": viewport_w})
-                    clicks += 1
-                for _ in range(rng.randint(2, 6)):
-                    t = moment + dt.timedelta(milliseconds=int(active_ms * rng.random()))
-                    x, y = rng.randrange(max(1, viewport_w)), int(abs(rng.gauss(600, 500)))
-                    batch.points.append((self._id("points"), self.site_id, sid, pid, path, POINT_MOVE, t, x, y,
-                                         "", None, None, viewport_w, device))
-                    entries.append({"t": _ms(t), "k": "move", "x": x, "y": y, "vw": viewport_w})
-                depth = int(rng.random() * 3000)
-                t = moment + dt.timedelta(milliseconds=active_ms)
-                batch.points.append((self._id("points"), self.site_id, sid, pid, path, POINT_SCROLL, t, 0, depth,
-                                     "", None, None, viewport_w, device))
-                entries.append({"t": _ms(t), "k": "scroll", "y": depth, "vw": viewport_w})
-            if record and entries:
-                entries.sort(key=lambda e: e["t"])
-                for entry in entries:
-                    entry["pid"] = f"p{pid:x}"
-                blob = zlib.compress(json.dumps(entries, separators=(",", ":")).encode())
-                batch.chunks.append((self._id("chunks"), sid, pid, self.site_id, 0, "pointer", len(entries),
-                                     entries[0]["t"], entries[-1]["t"], len(blob), blob))
+            if not record and rng.random() >= self.plan.heatmap_share:
+                continue
+            rows: list[tuple[Any, ...]] = []
+            for _ in range(rng.randint(1, 3)):
+                t = moment + dt.timedelta(milliseconds=int(active_ms * rng.random()))
+                x = max(0, min(viewport_w, int(rng.gauss(viewport_w / 2, viewport_w / 5))))
+                y = int(abs(rng.gauss(500, 400)))
+                rows.append((self._id("points"), site_id, sid, pid, path, POINT_CLICK, t, x, y, rng.choice(SELECTORS),
+                             round(rng.random(), 3), round(rng.random(), 3), viewport_w, device))
+                clicks += 1
+            for _ in range(rng.randint(1, 3)):
+                t = moment + dt.timedelta(milliseconds=int(active_ms * rng.random()))
+                rows.append((self._id("points"), site_id, sid, pid, path, POINT_MOVE, t, rng.randrange(max(1, viewport_w)),
+                             int(abs(rng.gauss(600, 500))), "", None, None, viewport_w, device))
+            rows.append((self._id("points"), site_id, sid, pid, path, POINT_SCROLL,
+                         moment + dt.timedelta(milliseconds=active_ms), 0, int(rng.random() * 3000), "", None, None,
+                         viewport_w, device))
+            if record:
+                self._chunk(batch, sid, pid, rows)
+            points.extend(row[:6] + (_s(row[6]),) + row[7:] for row in rows)
         return clicks, record
+
+    def _chunk(self, batch: Batch, sid: int, pid: int, rows: list[tuple[Any, ...]]) -> None:
+        """The pointer entries of one recorded pageview, as the tracker sends them (ARCHITECTURE.md)."""
+        kinds = {POINT_CLICK: "click", POINT_MOVE: "move", POINT_SCROLL: "scroll"}
+        entries: list[dict[str, Any]] = []
+        for row in sorted(rows, key=lambda r: r[6]):
+            kind, t, x, y, sel, ox, oy, vw = row[5], _ms(row[6]), row[7], row[8], row[9], row[10], row[11], row[12]
+            entry: dict[str, Any] = {"pid": f"p{pid:x}", "t": t, "k": kinds[kind]}
+            if kind == POINT_CLICK:
+                entry.update(x=x, y=y, sel=sel, ox=ox, oy=oy)
+            elif kind == POINT_MOVE:
+                entry.update(x=x, y=y)
+            else:
+                entry.update(y=y)
+            entry["vw"] = vw
+            entries.append(entry)
+        blob = zlib.compress(json.dumps(entries, separators=(",", ":")).encode())
+        batch.chunks.append((self._id("chunks"), sid, pid, self.site_id, 0, "pointer", len(entries),
+                             entries[0]["t"], entries[-1]["t"], len(blob), blob))
 
 
 def _ms(moment: dt.datetime) -> int:
@@ -381,27 +396,34 @@ def _insert(db: peewee.Database, table: str, rows: list[tuple[Any, ...]]) -> Non
     model, columns = COLUMNS[table]
     marks = ", ".join([db.param] * len(columns))
     sql = f"INSERT INTO {model._meta.table_name} ({', '.join(columns)}) VALUES ({marks})"
-    if table == "events":  # the JSON column, as the model would store it
-        rows = [row[:-1] + (None if row[-1] is None else json.dumps(row[-1], separators=(",", ":"),
-                                                                   sort_keys=True),) for row in rows]
-    # Whole seconds on both engines (MySQL DATETIME would round), stored as the models store them.
-    rows = [tuple(_plain(v) for v in row) for row in rows]
     cursor = db.cursor()
     cursor.executemany(sql, rows)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.replace(microsecond=0).isoformat(" ")
-    if isinstance(value, bool):
-        return int(value)
-    return value
+def _s(moment: dt.datetime) -> str:
+    """Whole seconds as both engines store a DateTimeField (MySQL DATETIME would round otherwise)."""
+    return moment.isoformat(" ", "seconds")
 
 
 def seed_site(db: peewee.Database, site: Site, plan: SeedPlan, progress: Progress | None = None) -> SeedResult:
     """Generate and insert `plan.sessions` sessions (with everything under them) for `site`."""
     generator = Generator(plan, site.id, site.domain, _first_ids(db))
     result = SeedResult()
+    sqlite = isinstance(db, peewee.SqliteDatabase)
+    if sqlite:
+        # Demo data can be regenerated: skip fsyncs (a crash loses only the seed, never other data
+        # already committed, in WAL mode). Ids are consistent by construction.
+        db.execute_sql("PRAGMA synchronous=OFF")
+    try:
+        _seed_batches(db, generator, plan, result, progress)
+    finally:
+        if sqlite:
+            db.execute_sql("PRAGMA synchronous=NORMAL")
+    return result
+
+
+def _seed_batches(db: peewee.Database, generator: Generator, plan: SeedPlan, result: SeedResult,
+                  progress: Progress | None) -> None:
     for batch in generator.batches():
         with db.atomic():
             for table in ("sessions", "pageviews", "events", "tags", "points", "chunks"):
@@ -414,4 +436,3 @@ def seed_site(db: peewee.Database, site: Site, plan: SeedPlan, progress: Progres
         result.chunks += len(batch.chunks)
         if progress:
             progress(result.sessions, plan.sessions, f"{result.pageviews} pageviews")
-    return result
