@@ -114,6 +114,8 @@ def build_bottle(ctx: AppContext) -> bottle.Bottle:
     from core.dashboard.access import AccessPlugin
 
     app = bottle.Bottle(catchall=True)
+    # `<x:int>` matches only ids a BIGINT can hold: 20-digit ids would overflow SQLite (a 500).
+    app.router.add_filter("int", lambda _conf: (r"\d{1,18}", int, lambda x: str(int(x))))
     app.config["uxwizz.ctx"] = ctx
     app.install(AccessPlugin(ctx))
     _install_db_connection_handling(app, ctx)

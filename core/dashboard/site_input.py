@@ -6,20 +6,19 @@ messages, and both can say which field was wrong.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from core import sites
 from core.i18n import _
 from core.models import Site
-from core.sites import (
-    TRACKING_SETTINGS,
-    SiteError,
-    normalize_domain,
-    parse_tracking_settings,
-    validate_timezone,
-)
+from core.sites import SiteError, normalize_domain, parse_tracking_settings, validate_timezone
 
 SITE_FIELDS = ("domain", "name", "timezone", "settings")
 NAME_MAX = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# JSON types each setting kind accepts from the API (forms send text and are parsed leniently).
+_JSON_TYPES: dict[str, tuple[type, ...]] = {"bool": (bool,), "int": (int,), "list": (list,), "str": (str,)}
 
 
 def validate_site_input(raw: dict[str, Any], *, site: Site | None = None,
@@ -57,6 +56,8 @@ def validate_site_input(raw: dict[str, Any], *, site: Site | None = None,
         value = raw["name"]
         if not isinstance(value, str):
             errors["name"] = _("The name must be text.")
+        elif _CONTROL.search(value):
+            errors["name"] = _("The name must not contain control characters.")
         elif len(value.strip()) > NAME_MAX:
             errors["name"] = _("The name must be at most {n} characters.").format(n=NAME_MAX)
         else:
@@ -76,15 +77,30 @@ def validate_site_input(raw: dict[str, Any], *, site: Site | None = None,
             errors["settings"] = _("Tracking settings must be an object.")
         else:
             parsed: dict[str, Any] = {}
+            kinds = {spec.key: spec.kind for spec in sites.TRACKING_SETTINGS}
             for key, value in settings.items():
+                kind = kinds.get(str(key))
+                if not from_form and kind is not None and not _json_type_ok(kind, value):
+                    errors[f"settings.{key}"] = _("Wrong type for the setting {key}: expected {kind}.").format(
+                        key=key, kind={"bool": "true/false", "int": "an integer", "list": "a list of strings",
+                                       "str": "a string"}[kind])
+                    continue
                 try:
                     parsed.update(parse_tracking_settings({str(key): value}))
                 except SiteError as exc:
                     errors[f"settings.{key}"] = str(exc)
             if from_form:
                 # An unticked checkbox is simply absent from a submitted form.
-                for spec in TRACKING_SETTINGS:
+                for spec in sites.TRACKING_SETTINGS:
                     if spec.kind == "bool" and spec.key not in settings:
                         parsed[spec.key] = False
             clean["settings"] = parsed
     return clean, errors
+
+
+def _json_type_ok(kind: str, value: Any) -> bool:
+    if kind == "int" and isinstance(value, bool):
+        return False  # JSON true is not 1
+    if kind == "list":
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, _JSON_TYPES[kind])

@@ -1,8 +1,4 @@
-"""A site's own page (`/sites/<id>`) and its tracking code page (`/sites/<id>/snippet`).
-
-The site page is a simple hub for now; the statistics overview replaces it later, so it lives
-in its own module.
-"""
+"""`/sites/<id>` (leads to the statistics overview) and the tracking code page `/sites/<id>/snippet`."""
 
 from __future__ import annotations
 
@@ -13,11 +9,15 @@ import bottle
 from core import __version__, sites
 from core.context import AppContext
 from core.dashboard.base_url import base_url
+from core.dashboard.menu import SiteNavLink
 from core.dashboard.render import render
+from core.i18n import _
 from core.models import Site
 
 
 def register(app: bottle.Bottle, ctx: AppContext) -> None:
+    ctx.services.setdefault("site_nav", []).append(SiteNavLink(_("Tracking code"), "snippet", "view", 90))
+
     @app.get("/sites/<site_id:int>", permission="view")
     def site_home(site_id: int) -> Any:
         return bottle.redirect(f"/sites/{site_id}/overview")  # the statistics overview (stats_views)

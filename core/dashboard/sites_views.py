@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 import bottle
+import peewee
 
 from core import sites
 from core.context import AppContext
@@ -59,7 +60,11 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
         clean, errors = validate_site_input(raw)
         if errors:
             return new_page(raw, errors, 422)
-        site = sites.create_site(clean["domain"], clean["name"], clean["timezone"])
+        try:
+            site = sites.create_site(clean["domain"], clean["name"], clean["timezone"])
+        except (sites.SiteError, peewee.IntegrityError):  # the same domain added a moment ago
+            return new_page(raw, {"domain": _("A site with the domain {domain} already exists.").format(
+                domain=clean["domain"])}, 422)
         flash(ctx, _("Site {domain} added. Put this tracking code on its pages.").format(domain=site.domain),
               "success")
         return bottle.redirect(f"/sites/{site.id}/snippet", 303)
@@ -89,8 +94,12 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
                 if spec.kind == "bool" and spec.key not in raw["settings"]:
                     shown[spec.key] = False
             return edit_page(site, raw, shown, errors, 422)
-        with db.atomic():
-            sites.update_site(site, **clean)
+        try:
+            with db.atomic():
+                sites.update_site(site, **clean)
+        except (sites.SiteError, peewee.IntegrityError):
+            return edit_page(site, raw, {**sites.tracking_settings(site), **raw["settings"]}, {
+                "domain": _("A site with the domain {domain} already exists.").format(domain=clean["domain"])}, 422)
         flash(ctx, _("Settings of {domain} saved.").format(domain=site.domain), "success")
         return bottle.redirect(f"/settings/sites/{site.id}", 303)
 

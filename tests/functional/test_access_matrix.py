@@ -30,6 +30,7 @@ import webtest
 from core import accounts
 from core.dashboard.access import PRELOGIN_CSRF_COOKIE, SESSION_COOKIE, SPECIAL
 from core.models import ApiToken, Session, Site, SiteAccess, User
+from core.models.experiments import AbTest, Goal
 from core.permissions import ALL_SITES_LEVEL, LEVEL_NAMES, PERMISSIONS, allows
 
 _ARG = re.compile(r"<([A-Za-z_]\w*)(?::[^>]*)?>")
@@ -40,23 +41,36 @@ ACCESS_ERROR_CODES = {"unauthenticated", "invalid_token", "forbidden", "csrf"}
 
 @dataclass
 class Fill:
-    """What a filler knows: who is asking and whether the object should be on a granted site."""
+    """What a filler knows: who asks, whether objects go on a granted site, and the site made so far
+    (objects of one URL share it: /sites/<site_id>/goals/<goal_id> gets a goal of that site)."""
 
     user: User | None
     granted: bool = True
+    site: Site | None = None
+
+
+NOW = dt.datetime(2026, 1, 1, 12)
 
 
 def _fresh_site(fill: Fill) -> Site:
-    n = next(_counter)
-    site = Site.create(domain=f"matrix{n}.example.net", name=f"Matrix {n}")
-    if fill.user is not None and fill.granted:
-        SiteAccess.create(user=fill.user, site=site)
-    return site
+    if fill.site is None:
+        n = next(_counter)
+        fill.site = Site.create(domain=f"matrix{n}.example.net", name=f"Matrix {n}")
+        if fill.user is not None and fill.granted:
+            SiteAccess.create(user=fill.user, site=fill.site)
+    return fill.site
 
 
 def _fresh_session(fill: Fill) -> Session:
-    now = dt.datetime(2026, 1, 1, 12)
-    return Session.create(site=_fresh_site(fill), token=f"m{next(_counter)}", started_at=now, last_seen_at=now)
+    return Session.create(site=_fresh_site(fill), token=f"m{next(_counter)}", started_at=NOW, last_seen_at=NOW)
+
+
+def _fresh_goal(fill: Fill) -> Goal:
+    return Goal.create(site=_fresh_site(fill), name="Matrix goal", kind="page", path="/thanks", created_at=NOW)
+
+
+def _fresh_ab_test(fill: Fill) -> AbTest:
+    return AbTest.create(site=_fresh_site(fill), name="Matrix test", created_at=NOW)
 
 
 def _fresh_user(fill: Fill) -> User:
@@ -78,6 +92,8 @@ class Filler:
 FILLERS: dict[str, Filler] = {
     "site_id": Filler(lambda f: _fresh_site(f).id, site_scoped=True),
     "session_id": Filler(lambda f: _fresh_session(f).id, site_scoped=True),
+    "goal_id": Filler(lambda f: _fresh_goal(f).id, site_scoped=True),
+    "test_id": Filler(lambda f: _fresh_ab_test(f).id, site_scoped=True),
     "user_id": Filler(lambda f: _fresh_user(f).id),
     "token_id": Filler(lambda f: _own_token(f).id),
     "path": Filler(lambda f: "css/app.css"),
@@ -94,6 +110,7 @@ FILLERS: dict[str, Filler] = {
 # (rule, argument) -> filler, for names that mean different things on different routes.
 RULE_FILLERS: dict[tuple[str, str], Filler] = {
     (r"/server/<name:re:ust[a-z0-9-]*\.min\.js(?:\.map)?>", "name"): Filler(lambda f: "ust.min.js"),
+    ("/server/ab/<name>", "name"): Filler(lambda f: _fresh_site(f).domain + ".ab.js"),
 }
 
 
@@ -178,8 +195,8 @@ def test_every_argument_of_every_route_can_be_filled(app):
     assert not problems, "\n".join(problems)
 
 
-def run_matrix(app) -> tuple[list[str], int]:
-    """(problems found, checks made) over every route of the app."""
+def run_matrix(app, only: Callable[[Any], bool] = lambda route: True) -> tuple[list[str], int]:
+    """(problems found, checks made) over every route of the app (or those `only` keeps)."""
     run = next(_counter)
     users = {level: User.create(username=f"matrix{run}_{LEVEL_NAMES[level]}", password_hash="x", level=level)
              for level in LEVEL_NAMES}
@@ -194,7 +211,7 @@ def run_matrix(app) -> tuple[list[str], int]:
         if not ok:
             problems.append(f"{why} — {describe(identity, method, url, response)}")
 
-    for route in app._wsgi.routes:
+    for route in filter(only, app._wsgi.routes):
         method = "GET" if route.method == "ANY" else route.method.upper()
         if method == "HEAD":
             continue
@@ -268,6 +285,21 @@ def test_access_matrix(app):
     assert checked > 300  # the matrix really ran over the routes
 
 
+def test_ids_too_large_for_the_database_are_404_not_500(app):
+    """`<x:int>` accepts at most 18 digits: a 20-digit id would overflow SQLite's INTEGER."""
+    user = User.create(username="bigid", password_hash="x", level=5)
+    token = accounts.create_api_token(user, "bigid")[0]
+    client = webtest.TestApp(app)
+    int_routes = [r for r in app._wsgi.routes if re.search(r"<\w+:int>", r.rule)]
+    assert int_routes
+    for route in int_routes:
+        url = re.sub(r"<\w+:int>", "99999999999999999999", route.rule)
+        url = _ARG.sub(lambda m: str(filler_for(route.rule, m.group(1)).make(Fill(user))), url)
+        response = send(client, route.method, url, api=True, csrf=None,
+                        headers={"Authorization": f"Bearer {token}"})
+        assert response.status_int == 404, f"{route.method} {url} -> {response.status}"
+
+
 def test_matrix_catches_broken_routes(app):
     """The matrix is only worth something if it fails: plant three faulty routes and see it report each."""
     import bottle
@@ -276,7 +308,7 @@ def test_matrix_catches_broken_routes(app):
     bottle_app.route("/matrix-selftest/refuses", "GET", lambda: bottle.HTTPError(403, "no"), permission="view")
     bottle_app.route("/api/v1/matrix-selftest/<session_id:int>", "GET", lambda session_id: {"ok": True},
                      permission="view")  # forgets to check the session's site
-    problems, _checked = run_matrix(app)
+    problems, _checked = run_matrix(app, only=lambda route: "matrix-selftest" in route.rule)
     refused = [p for p in problems if "/matrix-selftest/refuses" in p]
     assert refused and all("allowed level was refused" in p for p in refused)
     assert len(refused) == len(LEVEL_NAMES)  # every level may "view"
@@ -285,7 +317,7 @@ def test_matrix_catches_broken_routes(app):
     assert len(problems) == len(refused) + len(leaks)
     bottle_app.route("/matrix-selftest/<widget_id:int>", "GET", lambda widget_id: "", permission="view")
     try:
-        run_matrix(app)
+        run_matrix(app, only=lambda route: "matrix-selftest" in route.rule)
     except LookupError as exc:
         assert "add a filler for 'widget_id'" in str(exc)
     else:

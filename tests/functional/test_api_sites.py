@@ -123,6 +123,14 @@ def test_create_site_with_everything(admin_api):
     ({"domain": "ok.example.net", "settings": {"no_such_setting": 1}}, "settings.no_such_setting"),
     ({"domain": "ok.example.net", "settings": "all"}, "settings"),
     ({"domain": "ok.example.net", "colour": "red"}, "colour"),
+    ({"domain": "ok.example.net", "name": "tab\there"}, "name"),
+    ({"domain": "ok.example.net", "settings": {"ignored_ips": [{"a": 1}]}}, "settings.ignored_ips"),
+    ({"domain": "ok.example.net", "settings": {"ignored_ips": "10.*"}}, "settings.ignored_ips"),
+    ({"domain": "ok.example.net", "settings": {"record_sessions": "yes"}}, "settings.record_sessions"),
+    ({"domain": "ok.example.net", "settings": {"sample_percent": True}}, "settings.sample_percent"),
+    ({"domain": "ok.example.net", "settings": {"sample_percent": 1.5}}, "settings.sample_percent"),
+    ({"domain": "ok.example.net", "settings": {"consent_text": 5}}, "settings.consent_text"),
+    ({"domain": "ok.example.net", "settings": {"consent_text": "x" * 501}}, "settings.consent_text"),
 ])
 def test_create_site_validation_is_422_naming_the_field(admin_api, body, field):
     before = Site.select().count()

@@ -56,6 +56,7 @@ def test_add_site_normalises_domain_and_goes_to_snippet(admin_client):
     ("", "UTC", "domain"),
     ("example.com", "UTC", "domain"),  # already exists
     ("new.example.net", "Mars/Olympus", "timezone"),
+    ("https://", "UTC", "domain"),
 ])
 def test_add_site_rejects_bad_input_and_stores_nothing(admin_client, domain, timezone, field):
     before = Site.select().count()
@@ -146,7 +147,7 @@ def test_delete_site_needs_typed_domain_and_removes_everything(admin_client):
 
 def test_site_pages_escape_tracked_names(admin_client):
     site = sites.create_site("xss.example.net", name=XSS)
-    for url in ("/", f"/sites/{site.id}", f"/sites/{site.id}/snippet", f"/settings/sites/{site.id}",
+    for url in ("/", f"/sites/{site.id}/snippet", f"/settings/sites/{site.id}",
                 "/settings/users"):
         page = admin_client.get(url)
         assert XSS not in page.text, url
@@ -176,18 +177,19 @@ def test_snippet_uses_configured_base_url(installed_settings):
         application.shutdown()
 
 
-def test_site_page_links_to_snippet_and_settings(admin_client):
+def test_snippet_page_is_a_site_tab_and_links_settings_for_admins(admin_client):
     site = example_site()
-    page = admin_client.get(f"/sites/{site.id}")
-    assert f'href="/sites/{site.id}/snippet"' in page.text and f'href="/settings/sites/{site.id}"' in page.text
+    page = admin_client.get(f"/sites/{site.id}/snippet")
+    tabs = page.html.select(".site-nav a")
+    assert f"/sites/{site.id}/snippet" in [a["href"] for a in tabs]
+    assert f'href="/settings/sites/{site.id}"' in page.text
 
 
 def test_non_admin_sees_granted_site_but_not_its_settings(app):
     site = example_site()
     client, _user = as_user(app, 3, [site.id])
-    page = client.get(f"/sites/{site.id}")
+    page = client.get(f"/sites/{site.id}/snippet", status=200)
     assert f'href="/settings/sites/{site.id}"' not in page.text
-    client.get(f"/sites/{site.id}/snippet", status=200)
     client.get(f"/settings/sites/{site.id}", status=403)
     client.get("/settings/sites/new", status=403)
     other = sites.create_site("hidden.example.net")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import bottle
+import peewee
 
 from core import accounts, sites
 from core.context import AppContext
@@ -110,10 +111,14 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
                 summary="Add a site", description="`{\"domain\": \"example.com\"}` is enough.")
     def create_site() -> Any:
         clean = _validated(json_object_body(), None)
-        with db.atomic():
-            site = sites.create_site(clean["domain"], clean.get("name", ""), clean.get("timezone", "UTC"))
-            if clean.get("settings"):
-                sites.update_site(site, settings=clean["settings"])
+        try:
+            with db.atomic():
+                site = sites.create_site(clean["domain"], clean.get("name", ""), clean.get("timezone", "UTC"))
+                if clean.get("settings"):
+                    sites.update_site(site, settings=clean["settings"])
+        except (sites.SiteError, peewee.IntegrityError):  # the same domain added a moment ago
+            raise ValidationFailed("domain", _("A site with the domain {domain} already exists.").format(
+                domain=clean["domain"])) from None
         return json_response(site_json(site), 201, headers={"Location": f"/api/v1/sites/{site.id}"})
 
     @spec.route(app, "GET", "/api/v1/sites/{site_id}", permission="view", tag="sites", response=site_ref,
@@ -127,8 +132,12 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     def patch_site(site_id: int) -> Any:
         site = _site(site_id)
         clean = _validated(json_object_body(), site)
-        with db.atomic():
-            sites.update_site(site, **clean)
+        try:
+            with db.atomic():
+                sites.update_site(site, **clean)
+        except (sites.SiteError, peewee.IntegrityError):
+            raise ValidationFailed("domain", _("A site with the domain {domain} already exists.").format(
+                domain=clean.get("domain", site.domain))) from None
         return site_json(site)
 
     @spec.route(app, "DELETE", "/api/v1/sites/{site_id}", permission="manage_sites", tag="sites",
