@@ -93,7 +93,7 @@ def editor_from_form() -> dict[str, Any]:
 def body_of(editor: dict[str, Any]) -> dict[str, Any]:
     """The editor's rows as the API's JSON body (blank rows dropped)."""
     variants = []
-    for i, variant in enumerate(editor["variants"]):
+    for variant in editor["variants"]:
         changes: list[dict[str, Any]] = []
         for row in variant["rows"]:
             if not row["selector"].strip() and not row["value"].strip() and not row["name"].strip():

@@ -18,7 +18,6 @@ from core.i18n import _
 from core.models import AbTest, AbVariant, Goal, utcnow
 
 
-
 def goal_json(goal: Goal) -> dict[str, Any]:
     return {"id": goal.id, "site_id": goal.site_id, "name": goal.name, "kind": goal.kind, "path": goal.path,
             "category": goal.category, "action": goal.action, "tag": goal.tag, "created_at": goal.created_at}

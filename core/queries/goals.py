@@ -24,6 +24,7 @@ def goal_condition(goal: Goal, q: Query) -> peewee.Expression:
     """`Session.id IN (…)`: the sessions of `q`'s site that met `goal` (from the range start on)."""
     low, _high = q.utc_bounds()
     site = q.site_id
+    inner: Any
     if goal.kind == "page":
         inner = Pageview.select(Pageview.session).where(
             (Pageview.site == site) & (Pageview.started_at >= low) & like_pattern(Pageview.path, goal.path))

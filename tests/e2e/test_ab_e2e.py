@@ -232,7 +232,7 @@ def test_opted_out_visitors_see_the_original_and_send_nothing(setup, browser):
     page.wait_for_timeout(300)
     assert visit(page, setup["origin"].url("ab=4"))["text"] == "Original headline"
     assert not any("/api/collect" in url for url in requests)
-    assert page.evaluate("localStorage.getItem('ust-ab-%d')" % setup["test"]) is None
+    assert page.evaluate(f"localStorage.getItem('ust-ab-{setup['test']}')") is None
     context.close()
 
 
