@@ -2,8 +2,9 @@
 
 A day is rolled up in the site's time zone from the raw tables, with exactly the definitions of the
 raw queries in core.queries.stats (sessions count on the day they started). The `rollups` job rolls
-today and yesterday every few minutes and back-fills days that have no complete row; deleting
-sessions calls `invalidate` so their days are read raw until the next roll-up. `--rebuild` redoes all.
+today every few minutes and back-fills days without a complete row (yesterday too, until an hour after
+midnight); deleting sessions calls `invalidate` so their days are read raw until rolled again.
+A time-zone change makes every row stale, so the job redoes them; `jobs run rollups --rebuild` forces it.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def _dt(value: Any) -> dt.datetime:
 
 
 def days_to_roll(site: Site, now: dt.datetime | None = None, rebuild: bool = False) -> list[dt.date]:
-    """Today and yesterday, plus every earlier day since the first session without a complete row."""
+    """Today, plus every earlier day since the first session without a complete row (yesterday stays
+    incomplete until an hour after midnight, so late pageviews of its sessions are still counted)."""
     now = now or utcnow()
     today = today_in(site.timezone, now.replace(tzinfo=dt.UTC))
     first = Session.select(peewee.fn.MIN(Session.started_at)).where(Session.site == site.id).scalar()
@@ -123,7 +125,7 @@ def days_to_roll(site: Site, now: dt.datetime | None = None, rebuild: bool = Fal
     days = []
     day = first_day
     while day <= today:
-        if day not in done or day >= today - dt.timedelta(days=1):
+        if day not in done or day == today:
             days.append(day)
         day += dt.timedelta(days=1)
     return days
@@ -167,5 +169,5 @@ def register_jobs(ctx: Any) -> None:
     from core.tasks import Job, add_jobs
 
     if "rollups" not in ctx.services.get("jobs", {}):
-        add_jobs(ctx, Job("rollups", rollup_job, "Roll up daily statistics (today, yesterday, missing days).",
+        add_jobs(ctx, Job("rollups", rollup_job, "Roll up daily statistics (today and days without a complete rollup).",
                           seconds=300, supports_rebuild=True))

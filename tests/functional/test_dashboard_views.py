@@ -87,7 +87,7 @@ def test_csv_exports_neutralise_formulas(admin_client, site):
     body = admin_client.get(f"/sites/{site.id}/export/sessions.csv?range=today").text
     rows = list(csv.reader(io.StringIO(body)))
     header, data = rows[0], rows[1:]
-    hostile = [dict(zip(header, row)) for row in data if row[header.index("tags")] == "'+tag"]
+    hostile = [dict(zip(header, row, strict=True)) for row in data if row[header.index("tags")] == "'+tag"]
     assert hostile and hostile[0]["referrer"].startswith("'=HYPERLINK")
     assert hostile[0]["city"] == "'@SUM(1)" and hostile[0]["utm_campaign"].startswith("'+cmd")
     for row in data:
@@ -206,3 +206,14 @@ def plain_client(app) -> webtest.TestApp:
 def test_pages_need_a_login(plain_client, site):
     response = plain_client.get(f"/sites/{site.id}/overview")
     assert response.status_int in (302, 303) and "/login" in response.location
+
+
+def test_rollups_job_is_registered_and_fills_the_daily_rows(app, site):
+    from core.models import DailyStat
+    from core.tasks import job_table, run_task_now
+
+    assert job_table(app.ctx)["rollups"].supports_rebuild
+    assert run_task_now(app.ctx, "rollups").startswith("rolled up ")
+    assert DailyStat.select().where(DailyStat.site == site.id).count() >= 5
+    sessions = Session.select().where(Session.site == site.id).count()
+    assert sum(row.sessions for row in DailyStat.select().where(DailyStat.site == site.id)) == sessions

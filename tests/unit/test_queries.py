@@ -222,7 +222,10 @@ def test_days_to_roll_and_invalidate(data):
     assert days[0] == dt.date(2026, 3, 27) and days[-1] == dt.date(2026, 3, 30)
     for day in days:
         rollups.roll_day(database.db, site, day, now=now)
-    # Complete days are not rolled again, today and yesterday always are.
+    # Complete days are not rolled again; today always is.
+    assert rollups.days_to_roll(site, now=now) == [dt.date(2026, 3, 30)]
+    # Rolled just after midnight, a day stays incomplete and is rolled again later.
+    rollups.roll_day(database.db, site, dt.date(2026, 3, 29), now=dt.datetime(2026, 3, 29, 22, 30))
     assert rollups.days_to_roll(site, now=now) == [dt.date(2026, 3, 29), dt.date(2026, 3, 30)]
     sessions.delete_sessions(database, site.id, site.timezone, [s["S3"].id])
     assert stats.overview(database, query(site))["current"]["sessions"] == 3  # S3's day is read raw again
