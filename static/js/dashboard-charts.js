@@ -72,6 +72,19 @@ function init() {
     });
   }
 
+  // The statistics tabs keep the range and segment: a segment applies to every view.
+  const keep = new URLSearchParams(location.search);
+  ['offset', 'sort', 'order', 'unit', 'metric', 'group', 'category', 'action'].forEach((k) => keep.delete(k));
+  if ([...keep.keys()].length) {
+    document.querySelectorAll('.site-nav a').forEach((link) => {
+      const target = new URL(link.href, location.href);
+      if (/\/sites\/\d+\/(overview|sessions|events|tags|segments)$/.test(target.pathname)) {
+        target.search = keep.toString();
+        link.href = target.pathname + target.search;
+      }
+    });
+  }
+
   // "Select all" checkboxes: <input type=checkbox data-select-all="name">
   document.querySelectorAll('[data-select-all]').forEach((box) => {
     box.addEventListener('change', () => {

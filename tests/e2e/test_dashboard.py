@@ -123,7 +123,10 @@ def test_overview_segment_session_and_delete(seeded, browser):
     screenshot(tab, "overview-segment")
 
     # The same segment on the sessions list; open the newest session.
-    tab.goto(f"{server.url}/sites/{site_id}/sessions?range=7d&country=DE&device=desktop")
+    sessions_tab = tab.locator(".site-nav a[href*='/sessions']")
+    assert "country=de" in sessions_tab.get_attribute("href") and "range=7d" in sessions_tab.get_attribute("href")
+    sessions_tab.click()
+    tab.wait_for_url("**/sessions?**country=de**")
     rows = tab.locator("#sessions-table tbody tr[data-session]")
     assert rows.count() == min(50, shown)
     locations = tab.locator("#sessions-table tbody tr[data-session] td:nth-child(7)").all_inner_texts()
