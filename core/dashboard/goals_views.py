@@ -66,7 +66,8 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
                                              {"label": str(_("Sessions")),
                                               "data": [p["sessions"] for p in series["points"]]}]})
         bottle.response.status = status
-        return render(ctx, "dashboard/goals/list.html", **helpers(site, q, "goals"), goals=goals, summary=summary,
+        extra = {"goal": str(chosen.id)} if chosen is not None and raw else {}
+        return render(ctx, "dashboard/goals/list.html", **helpers(site, q, "goals", extra), goals=goals, summary=summary,
                       chosen=chosen, chart=chart, describe=describe, kind_labels=KIND_LABELS,
                       can_manage=allows(current_user().level, "manage_goals"),
                       form=form or {**dict.fromkeys(GOAL_FORM_FIELDS, ""), "kind": "page"}, error=error)

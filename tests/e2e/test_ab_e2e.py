@@ -73,7 +73,10 @@ class Origin:
             def do_GET(self) -> None:  # noqa: N802
                 query = self.path.partition("?")[2]
                 ab_query = "?v=" + query.split("ab=")[1].split("&")[0] if "ab=" in query else ""
-                body = PAGE.replace("__SERVER__", server_url).replace("__ABQ__", ab_query).encode()
+                page = PAGE
+                if "noab" in query.split("&"):  # the A/B script is left out (a test adds it late)
+                    page = "\n".join(line for line in page.split("\n") if "ab.js" not in line)
+                body = page.replace("__SERVER__", server_url).replace("__ABQ__", ab_query).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -256,4 +259,24 @@ def test_body_is_revealed_after_800_ms_when_an_element_never_appears(setup, brow
     # From the first moment the body existed (just after ab.js ran) to the last hidden sample: the
     # 800 ms cap, give or take a frame and a loaded machine.
     assert hidden and 500 < max(hidden) - min(hidden) < 1000, hidden
+    context.close()
+
+
+def test_loaded_late_it_applies_changes_without_hiding_the_visible_page(setup, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    seen = visit(page, setup["origin"].url("noab"))
+    assert seen["text"] == "Original headline" and seen["assigned"] is None
+    # As a tag manager would: inserted after the page is shown.
+    page.evaluate("""(src) => new Promise((resolve) => {
+        window.sawHider = false;
+        new MutationObserver(() => { if (document.getElementById('ust-ab-hide')) window.sawHider = true; })
+            .observe(document.documentElement, {childList: true, subtree: true});
+        const script = document.createElement('script');
+        script.src = src;
+        script.onload = () => setTimeout(resolve, 200);
+        document.head.appendChild(script);
+    })""", f"{setup['server'].url}/server/ab/localhost.ab.js?v=late")
+    assert page.evaluate("document.getElementById('headline').textContent") == VARIANT_TEXT
+    assert page.evaluate("window.sawHider") is False
     context.close()

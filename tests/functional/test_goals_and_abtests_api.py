@@ -136,6 +136,9 @@ def test_ab_test_lifecycle_and_variant_ids_kept(app):
     assert stopped["stopped_at"] is not None
     listed = api.call("GET", f"/api/v1/sites/{site.id}/ab-tests", status=200).json["items"]
     assert [t["id"] for t in listed] == [test["id"]]
+    # Deleting the test's goal leaves the test without one.
+    api.call("DELETE", f"/api/v1/goals/{goal['id']}", status=204)
+    assert api.call("GET", f"/api/v1/ab-tests/{test['id']}", status=200).json["goal_id"] is None
     api.call("DELETE", f"/api/v1/ab-tests/{test['id']}", status=204)
     assert AbTest.select().count() == 0 and AbVariant.select().count() == 0
 

@@ -163,7 +163,8 @@ const run = safe(() => {
   W.UST_AB = { variants: chosen }; // read-only report of the assignment, for the site's own scripts
   sendTags(tags);
   if (!pending.length) return;
-  hide();
+  // Loaded late (async, a tag manager): the page is already visible, so hiding it now would itself flash.
+  if (D.readyState === 'loading') hide();
   let revealed = false;
   let observer = null;
   const finish = safe(() => {
