@@ -108,7 +108,8 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
         site = Site.get_by_id(site_id)
         session = _session_of(site_id, session_id)
         sessions.mark_watched(current_user().id, session.id)
-        q, _field, _message = site_query(site, {})
+        q, _field, _message = site_query(site, {})  # the default range: always valid
+        assert q is not None
         return render(ctx, "dashboard/site/session.html", **helpers(site, q, "sessions"),
                       detail=sessions.session_detail(session), tag_max=sessions.TAG_MAX)
 

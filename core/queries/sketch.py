@@ -34,14 +34,14 @@ def add_all(registers: bytearray, items: Iterable[str]) -> bytearray:
     return registers
 
 
-def merge(into: bytearray, other: bytes) -> bytearray:
+def merge(into: bytearray, other: bytes | bytearray) -> bytearray:
     for i, value in enumerate(other):
         if value > into[i]:
             into[i] = value
     return into
 
 
-def estimate(registers: bytes) -> int:
+def estimate(registers: bytes | bytearray) -> int:
     zeros = registers.count(0)
     if zeros == M:
         return 0

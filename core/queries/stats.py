@@ -358,12 +358,12 @@ def breakdown(database: Database, q: Query, dimension: str, limit: int = 10, off
             _add(merged, value, *numbers)
     whole = 1 if dimension in PAGE_DIMENSIONS else 0  # share of pageviews for pages, else of sessions
     all_count = sum(n[whole] for n in merged.values()) or 1
-    items = []
-    for value, (sessions, pageviews, bounces, duration) in merged.items():
+    items: list[dict[str, Any]] = []
+    for value, (sessions, pageviews, bounces, stored) in merged.items():
         if dimension in PAGE_DIMENSIONS:  # average active time per pageview; stored in ms
-            per, duration = pageviews, duration / 1000.0
+            per, duration = pageviews, stored / 1000.0
         else:
-            per = sessions
+            per, duration = sessions, float(stored)
         items.append({
             "value": value, "sessions": sessions, "pageviews": pageviews,
             "share": round(100.0 * (pageviews if whole else sessions) / all_count, 1),
