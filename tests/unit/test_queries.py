@@ -324,3 +324,15 @@ def test_saved_segments(data):
         segments.save_segment(site.id, "empty", {}, None)
     assert info.value.field == "filters"
     assert segments.delete_segment(site.id, seg.id) and segments.list_segments(site.id) == []
+
+
+def test_visitor_sketch_accuracy_and_merge():
+    from core.queries import sketch
+
+    a = sketch.add_all(sketch.new(), (f"visitor-{i}" for i in range(60_000)))
+    b = sketch.add_all(sketch.new(), (f"visitor-{i}" for i in range(40_000, 100_000)))
+    assert abs(sketch.estimate(a) - 60_000) / 60_000 < 0.04
+    merged = sketch.merge(bytearray(a), b)  # the union: 100 000 distinct, overlap counted once
+    assert abs(sketch.estimate(merged) - 100_000) / 100_000 < 0.04
+    assert sketch.estimate(sketch.add_all(sketch.new(), ["x", "y", "x"])) == 2
+    assert sketch.estimate(sketch.new()) == 0
