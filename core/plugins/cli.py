@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from core.config import ConfigError, load_settings
+from core.i18n import _
 from core.plugins.manager import PluginManager, plugin_manager
 
 
@@ -26,7 +29,20 @@ def cli_manager(argv: Sequence[str]) -> PluginManager:
         settings = load_settings(_config_arg(argv), must_exist=False)
     except ConfigError:
         settings = None  # the command itself reports the bad config; plugins just stay out
-    return plugin_manager(settings)
+    # Quietly: the command that builds the app logs refusals again, and `plugins list` explains
+    # them, so every command line would otherwise repeat them.
+    with _quiet():
+        return plugin_manager(settings)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    plugin_log = logging.getLogger("uxwizz.plugins")
+    was_disabled, plugin_log.disabled = plugin_log.disabled, True
+    try:
+        yield
+    finally:
+        plugin_log.disabled = was_disabled
 
 
 def add_plugin_commands(sub: Any, common: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -37,9 +53,9 @@ def add_plugin_commands(sub: Any, common: argparse.ArgumentParser, argv: Sequenc
 
 
 def add_plugins_command(sub: Any, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("plugins", parents=[common], help="plugins found in plugins.path")
+    parser = sub.add_parser("plugins", parents=[common], help=_("plugins found in plugins.path"))
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", parents=[common], help="list plugins, their versions and state").set_defaults(
+    actions.add_parser("list", parents=[common], help=_("list plugins, their versions and state")).set_defaults(
         func=list_plugins)
 
 
@@ -49,11 +65,12 @@ def list_plugins(args: argparse.Namespace) -> int:
 
     settings = settings_from(args, must_exist=True)
     manager = PluginManager(settings)
-    manager.load()
-    print(f"plugins folder: {manager.folder}")
+    with _quiet():  # the table below says it all
+        manager.load()
+    print(_("plugins folder: {folder}").format(folder=manager.folder))
     infos = list(manager.infos.values())
     if not infos:
-        print("no plugins found")
+        print(_("no plugins found"))
     for info in infos:
         detail = info.reason or info.description
         print(f"{info.name:<24} {info.version or '-':<10} {info.state:<9} {detail}")
