@@ -280,3 +280,39 @@ def test_loaded_late_it_applies_changes_without_hiding_the_visible_page(setup, b
     assert page.evaluate("document.getElementById('headline').textContent") == VARIANT_TEXT
     assert page.evaluate("window.sawHider") is False
     context.close()
+
+
+def test_dashboard_editor_and_results_chart_in_chromium(setup, browser):
+    from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+           if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    base = setup["server"].url
+    tab.goto(f"{base}/login")
+    tab.fill("input[name=username]", ADMIN_USER)
+    tab.fill("input[name=password]", ADMIN_PASSWORD)
+    tab.click("#login-form button[type=submit]")
+    tab.wait_for_load_state()
+    site_id = setup["control"].test.site_id
+    # The editor without any script: "Add variant" comes back with a third block.
+    tab.goto(f"{base}/sites/{site_id}/ab-tests/new")
+    tab.fill("input[name=name]", "Button colour")
+    tab.click("button[value=add_variant]")
+    assert tab.locator("fieldset.variant").count() == 3
+    tab.fill("input[name=v1_c0_selector]", ".cta")
+    tab.select_option("select[name=v1_c0_kind]", "style")
+    tab.fill("input[name=v1_c0_name]", "color")
+    tab.fill("input[name=v1_c0_value]", "green")
+    tab.click("button[value=save]")
+    tab.wait_for_selector("#results-table")
+    assert tab.locator("#results-table tr[data-variant]").count() == 3
+    # The results of the running test: the chart is drawn by the dashboard bundle under the CSP.
+    tab.goto(f"{base}/sites/{site_id}/ab-tests/{setup['test']}")
+    tab.wait_for_selector("canvas#abtest-chart[data-drawn=true]", timeout=10000)
+    screenshot(tab, "ab-results")
+    assert errors == []
+    context.close()
