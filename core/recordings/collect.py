@@ -28,7 +28,7 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 # Recorder cost bounds, sent to the tracker (docs/recordings.md explains them).
 MAX_NODES = 15_000  # pages with more DOM nodes fall back to pointer mode
 MAX_MUTATIONS_PER_SECOND = 800  # sustained mutation records/s over which the recorder falls back
-MUTATION_SAMPLE_MS = 2000
+MAX_UNREFERENCED_BLOBS = 2000  # per site, uploaded in the last hour and named by no page view yet
 
 
 def find_site(host: str) -> Site | None:
@@ -148,6 +148,13 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
                           site)
         if url and (urlsplit(url).scheme not in ("http", "https") or not _owns(site, urlsplit(url).hostname or "")):
             return _error(422, "invalid", "url must be an http(s) URL of this site", site)
+        if not store.have_blob(site.id, kind, digest) and store.unreferenced_blobs(site.id) >= MAX_UNREFERENCED_BLOBS:
+            # Blobs are stored before a batch names them; without a cap, anyone could fill the disk
+            # with uploads no recording ever uses (the orphan cleaner only removes them after an hour).
+            response = _error(429, "too_many_uploads", "Too many snapshots not yet used by a recording; retry later.",
+                              site)
+            response.set_header("Retry-After", "600")
+            return response
         try:
             created = store.store_blob(site.id, kind, digest, url, body)
         except store.BlobRejected as exc:

@@ -257,6 +257,17 @@ def have_blob(site_id: int, kind: str, digest: str) -> bool:
                                             & (RecordingSnapshot.hash == digest)).exists()
 
 
+def unreferenced_blobs(site_id: int, seconds: int = 3600) -> int:
+    """Blobs of a site uploaded in the last `seconds` that no page view names (yet)."""
+    import datetime as dt
+
+    since = utcnow() - dt.timedelta(seconds=seconds)
+    linked = RecordingPageSnapshot.select(RecordingPageSnapshot.id).where(
+        (RecordingPageSnapshot.site == site_id) & (RecordingPageSnapshot.hash == RecordingSnapshot.hash))
+    return (RecordingSnapshot.select().where((RecordingSnapshot.site == site_id) & (RecordingSnapshot.created_at >= since)
+                                             & ~peewee.fn.EXISTS(linked)).count())
+
+
 def blob_text(site_id: int, kind: str, digest: str) -> str | None:
     row = RecordingSnapshot.get_or_none((RecordingSnapshot.site == site_id) & (RecordingSnapshot.kind == kind)
                                         & (RecordingSnapshot.hash == digest))

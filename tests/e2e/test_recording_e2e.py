@@ -400,3 +400,27 @@ def test_pointer_mode_replays_over_the_recorded_snapshot(recorded_site, browser,
     assert outsider.new_page().goto(site.server.url + src).status == 404
     outsider.close()
     admin.close()
+
+
+def test_recorder_falls_back_to_pointer_mode_on_busy_and_huge_pages(recorded_site, browser):
+    site = recorded_site()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.goto(site.app.url + "/busy.html")
+    tab.wait_for_function("window.UST && UST.__rr && UST.__rr.stats && UST.__rr.stats.reason === 'busy'",
+                          timeout=20000)
+    # The rest of this tab's pages start in pointer mode; the page itself kept running.
+    assert tab.evaluate("sessionStorage.getItem('ust-rr-mode')") == "pointer"
+    before = tab.evaluate("Number(document.querySelector('#ticker span').textContent)")
+    tab.wait_for_timeout(300)
+    assert tab.evaluate("Number(document.querySelector('#ticker span').textContent)") > before
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.goto(site.app.url + "/big.html?rows=4000")  # 16,000 elements
+    tab.evaluate(f"window.__startTracker('{site.server.url}')")
+    tab.wait_for_function("window.UST && UST.__rr && UST.__rr.stats && UST.__rr.stats.mode", timeout=20000)
+    stats = tab.evaluate("UST.__rr.stats")
+    assert (stats["mode"], stats["reason"], stats["fullSnapshotMs"]) == ("pointer", "large", 0)
+    context.close()

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import http.server
 import json
+import re
 import threading
 import zlib
 from typing import Any
@@ -352,4 +353,22 @@ def test_recording_list_filters_and_sorts(app, admin_client):
     assert "whole number" in bad.text
 
 
-import re  # noqa: E402  (used by the tests above)
+
+
+
+def test_unreferenced_uploads_are_capped_per_site(app, client, monkeypatch):
+    from core.recordings import collect
+
+    monkeypatch.setattr(collect, "MAX_UNREFERENCED_BLOBS", 2)
+    pages = [f"<html><body><p>version {n}</p></body></html>" for n in range(4)]
+    upload(client, "html", pages[0])
+    upload(client, "html", pages[1])
+    refused = upload(client, "html", pages[2], status=429)
+    assert refused.json["error"] == "too_many_uploads" and refused.headers["Retry-After"] == "600"
+    upload(client, "html", pages[0], status=200)  # what is already stored still answers
+    # Once a page view names one of them, there is room again.
+    t = now_ms() - 10_000
+    post(client, payload(t=t, snapshots=[{"pid": PID, "t": t, "e": {"hash": hashlib.sha256(pages[0].encode()).hexdigest()}}]))
+    flush(app)
+    upload(client, "html", pages[2])
+    assert RecordingSnapshot.select().count() == 3
