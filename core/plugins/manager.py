@@ -155,6 +155,12 @@ class PluginManager:
             self.pm.register(module, name=info.name)
         except (pluggy.PluginValidationError, ValueError) as exc:
             raise PluginRefused(f"invalid hook: {exc}") from None
+        # Hooks are called one plugin at a time (for isolation), so pluggy's wrappers have nothing to wrap.
+        wrappers = [caller.name for caller in self.pm.get_hookcallers(module) or []
+                    for impl in caller.get_hookimpls() if impl.plugin is module and (impl.hookwrapper or impl.wrapper)]
+        if wrappers:
+            self.pm.unregister(module)
+            raise PluginRefused(f"hook wrappers are not supported: {', '.join(wrappers)}")
         info.module = module
         template_dir = os.path.join(info.path, "templates")
         static_dir = os.path.join(info.path, "static")
