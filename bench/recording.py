@@ -174,7 +174,7 @@ def recorder_cost(browser: Any, bench: Bench) -> dict[str, Any]:
                 for (const e of l.getEntries()) window.__long = Math.max(window.__long, e.duration); })
                 .observe({entryTypes: ['longtask']}); } catch (e) {} }""")
 
-            def task() -> float:
+            def task(cdp: Any = cdp) -> float:
                 return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
             before = task()
@@ -269,7 +269,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         bench = Bench(folder)
         try:
-            print(f"# Recordings benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+            print(f"# Recordings benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
                   f"{os.cpu_count()} CPU(s), SQLite\n")
             stored = storage(browser, bench, args.seconds)
             print(f"## Storage per active minute ({args.seconds} s scripted visit)")

@@ -9,6 +9,8 @@ no permissions at all. The player page itself allows inline styles (rrweb writes
 
 from __future__ import annotations
 
+import gzip
+import json
 from typing import Any
 
 import bottle
@@ -25,7 +27,6 @@ from core.models.recordings import RecordingAsset, RecordingPageSnapshot
 from core.queries.query import QueryError, parse_query
 from core.recordings import listing, maintenance, replay, store
 from core.recordings.sanitize import rewrite_document_assets
-from core.web import json_response
 
 PLAYER_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -53,6 +54,17 @@ def _shared_session(token: str) -> tuple[Session, Any]:
     if share is None:
         raise bottle.HTTPError(404, _("This link does not exist or was revoked."))
     return Session.get_by_id(share.session_id), share
+
+
+def _player_json(data: Any) -> bottle.HTTPResponse:
+    """Player data, gzip-compressed when the browser accepts it (10 minutes of events ≈ 1.3 MB of JSON)."""
+    body = json.dumps(data, separators=(",", ":")).encode("utf-8")
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store", "Vary": "Accept-Encoding",
+               "Referrer-Policy": "no-referrer"}
+    if len(body) > 10_000 and "gzip" in bottle.request.headers.get("Accept-Encoding", ""):
+        body = gzip.compress(body, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
+    return bottle.HTTPResponse(body, 200, headers)
 
 
 def _player_headers() -> None:
@@ -101,8 +113,7 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
 
     @app.get("/sites/<site_id:int>/recordings/<session_id:int>/data", permission="view")
     def recording_data(site_id: int, session_id: int) -> Any:
-        return json_response(replay.player_data(_session(site_id, session_id)), 200,
-                             {"Cache-Control": "no-store"})
+        return _player_json(replay.player_data(_session(site_id, session_id)))
 
     @app.post("/sites/<site_id:int>/recordings/<session_id:int>/share", permission="share_recordings")
     def share_create(site_id: int, session_id: int) -> Any:
@@ -133,8 +144,7 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     @app.get("/shared/<token>/data", permission="public")
     def shared_data(token: str) -> Any:
         session, _share = _shared_session(token)
-        return json_response(replay.player_data(session), 200,
-                             {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+        return _player_json(replay.player_data(session))
 
     @app.get("/replay/snapshot/<site_id:int>/<digest:re:[0-9a-f]{64}>", permission="public")
     def snapshot_document(site_id: int, digest: str) -> Any:

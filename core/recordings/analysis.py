@@ -117,7 +117,7 @@ def _next_page_start(items: list[dict[str, Any]], index: int) -> int | None:
     return min(times) if times else following.get("started_at")
 
 
-def markers(items: list[dict[str, Any]], extra: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+def markers(items: list[dict[str, Any]], extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Timeline markers for the player: page, click, rage, dead (+ tags/events given in `extra`)."""
     found: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -130,7 +130,7 @@ def markers(items: list[dict[str, Any]], extra: list[dict[str, Any]] = ()) -> li
                           "x": click.x, "y": click.y})
         for click in rage_clicks(clicks):
             found.append({"t": click.t, "kind": "rage", "page": index, "x": click.x, "y": click.y})
-    found.extend(extra)
+    found.extend(extra or [])
     found.sort(key=lambda m: m["t"])
     return found
 

@@ -358,4 +358,4 @@ def naive_ms(value: Any) -> int:
     """A stored naive-UTC datetime as ms since the epoch."""
     import datetime as dt
 
-    return int(value.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+    return int(value.replace(tzinfo=dt.UTC).timestamp() * 1000)

@@ -297,12 +297,21 @@ class Player {
   }
 
   show(index, at, play) {
+    cancelAnimationFrame(this.clock);
     if (this.engine) this.engine.destroy();
     this.stage.textContent = '';
     this.index = index;
     const page = this.pages[index];
     const Engine = page.mode === 'dom' ? DomEngine : PointerEngine;
-    this.engine = new Engine(this.stage, page, this.options, this.labels);
+    try {
+      this.engine = new Engine(this.stage, page, this.options, this.labels);
+    } catch (e) {
+      // A page whose recording is incomplete (no full snapshot): say so, keep the other pages.
+      this.engine = null;
+      this.stage.textContent = this.labels.error;
+      this.setPlaying(false);
+      return;
+    }
     this.engine.onFinish = () => {
       if (this.index + 1 < this.pages.length) this.show(this.index + 1, 0, true);
       else this.setPlaying(false);
@@ -314,7 +323,6 @@ class Player {
     this.drawMarkers(index);
     this.engine.seek(at, play);
     this.setPlaying(play);
-    cancelAnimationFrame(this.clock);
     const update = () => {
       const now = this.engine.current();
       const total = this.engine.duration();

@@ -13,7 +13,6 @@ import http.server
 import json
 import re
 import threading
-import zlib
 from typing import Any
 
 import pytest
@@ -248,7 +247,7 @@ def _write_recording(site_id: int, token: str, started: dt.datetime, size: int) 
     session = Session.create(site=site_id, token=token, started_at=started, last_seen_at=started, has_recording=True)
     pageview = Pageview.create(session=session, site=site_id, client_id=f"pv{token}", url="https://example.com/",
                                path="/", started_at=started)
-    ms = int(started.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+    ms = int(started.replace(tzinfo=dt.UTC).timestamp() * 1000)
     piece = 50_000  # a chunk column holds up to 64 KB on MySQL
     for seq, offset in enumerate(range(0, size, piece), start=1):
         length = min(piece, size - offset)
