@@ -38,7 +38,8 @@ ERROR_TEXT = {
     403: "The user's level does not allow this (or the CSRF token is missing on a cookie request).",
     404: "No such object, or not visible to this user.",
     413: "The request body is too large.",
-    422: "A field is invalid; `field` names it.",
+    409: "The request conflicts with the current state.",
+    422: "A field is invalid, or a rule forbids the change; `field` names it.",
 }
 
 
@@ -72,6 +73,7 @@ class Endpoint:
     query: tuple[QueryParam, ...] = ()
     description: str = ""
     path_params: dict[str, str] = field(default_factory=dict)  # name -> "int" | "str"
+    errors: tuple[int, ...] = ()  # error statuses beyond those implied by permission, path and body
 
     @property
     def bottle_rule(self) -> str:
@@ -93,7 +95,7 @@ class Endpoint:
             statuses |= {400, 413, 422}
         if self.query:
             statuses.add(422)
-        return sorted(statuses)
+        return sorted(statuses | set(self.errors))
 
 
 class ApiSpec:
@@ -113,19 +115,23 @@ class ApiSpec:
     def route(self, app: bottle.Bottle, method: str, path: str, *, permission: str, summary: str,
               tag: str, status: int = 200, response: dict[str, Any] | None = None,
               request: dict[str, Any] | None = None, query: tuple[QueryParam, ...] = (),
-              description: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              description: str = "", errors: tuple[int, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: install `handler` at PREFIX + path and describe it.
 
         The handler returns plain data (serialised as JSON with `status`) or a bottle response;
-        it raises ValidationFailed for 422 and core.web.ApiError for other errors.
+        it raises ValidationFailed for 422 and core.web.ApiError for other errors. Statuses not
+        implied by the permission (401/403), path ids (404) or a body (400/413/422) go in `errors`.
         """
         if not path.startswith(PREFIX + "/"):
             raise ValueError(f"API paths start with {PREFIX}/: {path}")
         endpoint = Endpoint(
             method=method.upper(), path=path, permission=permission, summary=summary, tag=tag,
             status=status, response=response, request=request, query=query, description=description,
-            path_params={m.group(1): m.group(2) or "int" for m in _PARAM.finditer(path)},
+            path_params={m.group(1): m.group(2) or "int" for m in _PARAM.finditer(path)}, errors=errors,
         )
+        unknown = set(errors) - set(ERROR_TEXT)
+        if unknown:
+            raise ValueError(f"{method} {path}: no description for error statuses {sorted(unknown)}")
 
         def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(handler)
