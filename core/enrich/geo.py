@@ -119,6 +119,7 @@ class GeoReader:
         self._reader: Any = None
         self._failed = False
         self._lock = threading.Lock()
+        self._cache: dict[str, GeoInfo] = {}
 
     @property
     def available(self) -> bool:
@@ -137,6 +138,15 @@ class GeoReader:
         return self._reader
 
     def lookup(self, ip: str) -> GeoInfo:
+        """Cached per address string (bounded): a visitor sends many batches from one IP."""
+        hit = self._cache.get(ip)
+        if hit is None:
+            if len(self._cache) >= 50_000:
+                self._cache.clear()
+            hit = self._cache[ip] = self._lookup(ip)
+        return hit
+
+    def _lookup(self, ip: str) -> GeoInfo:
         address = normalize_ip(ip)
         if address is None or not address.is_global:
             return EMPTY
