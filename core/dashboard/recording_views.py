@@ -84,8 +84,9 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
         try:
             query = parse_query(site_id, site.timezone, params, listing.FILTERS)
             page = max(1, int(params.get("page") or 1))
-            rows, total = listing.list_recordings(query, current_user().id, params.get("sort") or "activity",
-                                                  listing.PAGE_SIZE, (page - 1) * listing.PAGE_SIZE)
+            rows, total = listing.list_recordings(query, ctx.database.dialect, current_user().id,
+                                                  params.get("sort") or "activity", listing.PAGE_SIZE,
+                                                  (page - 1) * listing.PAGE_SIZE)
         except (QueryError, ValueError) as exc:
             errors[getattr(exc, "field", "page")] = str(exc)
             query = parse_query(site_id, site.timezone, {})

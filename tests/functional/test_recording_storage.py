@@ -324,7 +324,9 @@ def test_share_links_work_logged_out_and_stop_when_revoked(app, admin_client, cl
 
 def test_recording_list_filters_and_sorts(app, admin_client):
     t = now_ms() - 120_000
-    calm = payload(sid="Calm-visitor-token-00", t=t, dom=dom_items([meta(t), full_snapshot(t), mutation(t + 50_000, "x")]))
+    # The calm visitor reads two pages for a minute; the angry one rage-clicks a button on one page.
+    calm = payload(sid="Calm-visitor-token-00", t=t, pages=[page(t=t - 60_000), page("secondPage01", t=t)],
+                   dom=dom_items([meta(t), full_snapshot(t), mutation(t + 50_000, "x")]))
     angry_clicks = [{"type": 3, "timestamp": t + 1000 + i * 150, "data": {"source": 2, "type": 2, "id": 4, "x": 50, "y": 50}}
                     for i in range(4)]
     angry = payload(sid="Angry-visitor-token-0", t=t,
@@ -341,15 +343,21 @@ def test_recording_list_filters_and_sorts(app, admin_client):
     assert rows == [angry_id, calm_id]  # the frustrated visitor first
     assert "1 rage" in listing.text and "Storage:" in listing.text
     assert re.findall(r'data-session="(\d+)"', admin_client.get(f"/sites/{site_id}/recordings?rage=1").text) == [angry_id]
+    # The dashboard's segment filters apply: session length, pages, country…
     assert re.findall(r'data-session="(\d+)"',
                       admin_client.get(f"/sites/{site_id}/recordings?min_duration=30").text) == [calm_id]
+    assert re.findall(r'data-session="(\d+)"',
+                      admin_client.get(f"/sites/{site_id}/recordings?min_pages=2").text) == [calm_id]
+    assert re.findall(r'data-session="(\d+)"',
+                      admin_client.get(f"/sites/{site_id}/recordings?device=mobile").text) == []
     admin_client.get(f"/sites/{site_id}/recordings/{calm_id}")  # watching marks it watched
     assert re.findall(r'data-session="(\d+)"',
                       admin_client.get(f"/sites/{site_id}/recordings?watched=no").text) == [angry_id]
     assert re.findall(r'data-session="(\d+)"',
                       admin_client.get(f"/sites/{site_id}/recordings?sort=newest&watched=yes").text) == [calm_id]
     bad = admin_client.get(f"/sites/{site_id}/recordings?min_pages=lots", status=422)
-    assert "whole number" in bad.text
+    assert "min_pages" in bad.text
+    admin_client.get(f"/sites/{site_id}/recordings?watched=maybe", status=422)
 
 
 
