@@ -110,8 +110,9 @@ class UxwizzApp:
 
 
 def build_bottle(ctx: AppContext) -> bottle.Bottle:
-    from core import ab_script, dashboard, health, ingest, recordings, scheduler, tracker_assets
+    from core import scheduler
     from core.dashboard.access import AccessPlugin
+    from core.plugins.manager import plugin_manager
 
     app = bottle.Bottle(catchall=True)
     # `<x:int>` matches only ids a BIGINT can hold: 20-digit ids would overflow SQLite (a 500).
@@ -127,12 +128,9 @@ def build_bottle(ctx: AppContext) -> bottle.Bottle:
         response.set_header("Cache-Control", "public, max-age=3600")
         return response
 
-    health.register(app, ctx)
-    tracker_assets.register(app, ctx)
-    ab_script.register(app, ctx)
-    ingest.register(app, ctx)
-    recordings.register(app, ctx)
-    dashboard.register(app, ctx)
+    # Built-in parts (core/plugins/builtin.py) and the enabled plugins, all through the plugin
+    # hooks; the scheduler comes last so it stops first on shutdown.
+    plugin_manager(ctx.settings).mount(app, ctx)
     scheduler.register(app, ctx)
     return app
 

@@ -21,7 +21,8 @@ def settings_from(args: argparse.Namespace, cli: dict | None = None, must_exist:
     return load_settings(args.config, cli=cli, must_exist=must_exist)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command tree; plugins enabled in the config `argv` names add their commands too."""
     from core.cli import accounts_cmd, config_cmd, install_cmd, jobs_cmd, migrate_cmd, seed_cmd, serve_cmd
 
     parser = argparse.ArgumentParser(
@@ -33,12 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (serve_cmd, install_cmd, migrate_cmd, accounts_cmd, jobs_cmd, config_cmd, seed_cmd):
         module.add_commands(sub, common)
+    from core.plugins.cli import add_plugin_commands
+
+    add_plugin_commands(sub, common, argv)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["serve", *argv]  # `python uxwizz.py [--port 9000]` means serve
     args = parser.parse_args(argv)

@@ -43,11 +43,17 @@ class SiteNavLink:
     permission: str = "view"
     order: int = 100
 
+    def href(self, site_id: int) -> str:
+        """A suffix starting with "/" is an absolute path with {site_id} filled in (plugin pages)."""
+        if self.suffix.startswith("/"):
+            return self.suffix.replace("{site_id}", str(site_id))
+        return f"/sites/{site_id}/{self.suffix}".rstrip("/")
+
 
 def site_nav_for(links: list[SiteNavLink], user: User, site_id: int) -> list[dict[str, str]]:
     ordered = sorted(links, key=lambda link: (link.order, link.label))
     return [
-        {"label": link.label, "href": f"/sites/{site_id}/{link.suffix}".rstrip("/")}
+        {"label": link.label, "href": link.href(site_id)}
         for link in ordered
         if allows(user.level, link.permission)
     ]

@@ -12,8 +12,8 @@ from typing import Any
 
 from core.plugins import hookimpl
 
-# Registration order matters only where modules build on each other (the API table first).
-CORE_MODULES = ("core.health", "core.tracker_assets", "core.ingest")
+# Mounted in this order, before the dashboard; the scheduler stays outside (core/app.py), last.
+CORE_MODULES = ("core.health", "core.tracker_assets", "core.ab_script", "core.ingest", "core.recordings")
 
 
 class ModulePlugin:
