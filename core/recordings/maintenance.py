@@ -157,32 +157,55 @@ def enforce_quota(ctx: AppContext, **_options: Any) -> str:
     removed = 0
     for site in Site.select():
         quota = int(sites.tracking_settings(site)["recording_quota_mb"]) * 1024 * 1024
-        removed += trim_site(site.id, quota)
-    if removed:
-        remove_orphans(ctx)
+        removed += trim_site(ctx, site.id, quota)
     return f"removed the recordings of {removed} session(s) over quota"
 
 
-def trim_site(site_id: int, quota_bytes: int) -> int:
-    usage = site_storage(site_id)
-    over = usage["total"] - quota_bytes
+def trim_site(ctx: AppContext, site_id: int, quota_bytes: int) -> int:
+    """Remove the oldest recordings until the site's recordings fit `quota_bytes`.
+
+    Chunk sizes tell how many sessions should go; snapshots and styles only those sessions used
+    are freed by the orphan cleaner, so the usage is measured again after each round (a site
+    whose bytes are mostly snapshots needs more rounds, never more deletions than it takes).
+    """
     removed = 0
-    while over > 0:
-        # Oldest first, a page of sessions at a time; sizes come from the chunks themselves.
+    while True:
+        over = site_storage(site_id)["total"] - quota_bytes
+        if over <= 0:
+            return removed
         oldest = list(RecordingChunk.select(RecordingChunk.session, peewee.fn.SUM(RecordingChunk.size))
                       .join(Session, on=(RecordingChunk.session == Session.id))
                       .where(RecordingChunk.site == site_id)
                       .group_by(RecordingChunk.session, Session.started_at, Session.id)
                       .order_by(Session.started_at, Session.id).limit(100).tuples())
         if not oldest:
-            break
+            return removed
         for session_id, size in oldest:
+            freed = int(size or 0) + _snapshot_bytes_only_used_by(session_id)
             delete_recording(session_id)
             removed += 1
-            over -= int(size or 0)
+            over -= freed
             if over <= 0:
                 break
-    return removed
+        remove_orphans(ctx)
+
+
+def _snapshot_bytes_only_used_by(session_id: int) -> int:
+    """Bytes of the snapshots and large-event blobs that no other session's pages name."""
+    from core.models import Pageview
+
+    own = Pageview.select(Pageview.id).where(Pageview.session == session_id)
+    hashes = {(row.site_id, row.hash) for row in RecordingPageSnapshot.select().where(
+        RecordingPageSnapshot.pageview.in_(own))}
+    total = 0
+    for site_id, digest in hashes:
+        shared = RecordingPageSnapshot.select().where(
+            (RecordingPageSnapshot.site == site_id) & (RecordingPageSnapshot.hash == digest)
+            & RecordingPageSnapshot.pageview.not_in(own)).exists()
+        if not shared:
+            total += int(RecordingSnapshot.select(peewee.fn.COALESCE(peewee.fn.SUM(RecordingSnapshot.size), 0))
+                         .where((RecordingSnapshot.site == site_id) & (RecordingSnapshot.hash == digest)).scalar() or 0)
+    return total
 
 
 def delete_recording(session_id: int) -> None:

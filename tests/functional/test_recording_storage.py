@@ -13,6 +13,7 @@ import http.server
 import json
 import re
 import threading
+import zlib
 from typing import Any
 
 import pytest
@@ -379,3 +380,23 @@ def test_unreferenced_uploads_are_capped_per_site(app, client, monkeypatch):
     flush(app)
     upload(client, "html", pages[2])
     assert RecordingSnapshot.select().count() == 3
+
+
+def test_quota_counts_snapshots_and_removes_only_what_it_must(app):
+    """Snapshots a removed recording alone used are freed too, so one removal can be enough."""
+    site = Site.get(Site.domain == "example.com")
+    update_site(site, settings={"recording_quota_mb": 1})
+    base = dt.datetime(2026, 3, 1, 12)
+    for i in range(3):
+        session = _write_recording(site.id, f"snap-{i}", base + dt.timedelta(hours=i), 10_000)
+        digest = hashlib.sha256(f"page {i}".encode()).hexdigest()
+        RecordingSnapshot.create(site=site.id, kind="html", hash=digest, size=400_000, raw_size=2_000_000,
+                                 created_at=dt.datetime(2026, 1, 1), data=zlib.compress(b"<p>page</p>"))
+        RecordingPageSnapshot.create(pageview=Pageview.get(Pageview.session == session.id), site=site.id,
+                                     hash=digest, t=0)
+    assert maintenance.site_storage(site.id)["total"] == 3 * 410_000
+    assert "1 session(s)" in run_task_now(app.ctx, "recording-quota")
+    kept = {s.token for s in Session.select().where(Session.has_recording == True)}  # noqa: E712
+    assert kept == {"snap-1", "snap-2"}
+    assert RecordingSnapshot.select().count() == 2
+    assert maintenance.site_storage(site.id)["total"] == 2 * 410_000
