@@ -66,7 +66,6 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.menu_links: list[Any] = []
-        self._mounted: list[PluginInfo] = []
 
     # -- finding and loading -------------------------------------------------------------------
 
@@ -217,7 +216,6 @@ class PluginManager:
                 self._fail(info, ctx, exc)
                 continue
             self._apply(staged, ctx)
-            self._mounted.append(info)
         self._set_loader(ctx, base_loader)  # failed plugins' templates must not stay reachable
         ctx.services["menu"] = _menu(self.menu_links + list(ctx.services.get("extra_menu_links", [])))
         ctx.shutdown_hooks.append(lambda: self.shutdown(ctx))
