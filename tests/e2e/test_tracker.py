@@ -426,6 +426,31 @@ def test_snippet_included_twice_runs_one_tracker(tracked, page):
     assert sorted(t["tag"] for t in traffic.items("tags")) == ["after-load", "from-page", "from-tag-manager"]
 
 
+def test_broken_hooks_and_bad_calls_never_break_the_page(tracked, page):
+    site = tracked()
+    traffic = site.traffic(page)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site.origin.url("links.html"))
+    wait_tracking(page)
+    result = page.evaluate("""() => {
+        UST.onTagAdded = () => { throw new Error('site bug in a hook'); };
+        UST.onEventAdded = 'not a function';
+        const cyclic = {}; cyclic.self = cyclic;
+        UST.addTag('still-works');
+        UST.addTag(null); UST.addTag(undefined); UST.addTag(Symbol('s')); UST.addTag(['array']);
+        UST.addEvent(null); UST.addEvent('text'); UST.addEvent({category: 'c', action: 'a', data: cyclic});
+        UST.addEvent({category: 'c', action: 'a', value: Infinity});
+        UST.addEvent({category: 'ok', action: 'fine', value: '3.5'});
+        return 'page code continues';
+    }""")
+    assert result == "page code continues"
+    force_send(page)
+    assert errors == []
+    assert [t["tag"] for t in traffic.items("tags")] == ["still-works"]
+    assert [(e["category"], e["value"]) for e in traffic.items("events")] == [("ok", 3.5)]
+
+
 def test_no_track_flag_means_no_request(tracked, page):
     site = tracked()
     traffic = site.traffic(page)
@@ -469,6 +494,21 @@ def test_consent_popup_blocks_sending_until_accepted(tracked, page):
     page.goto(site.origin.url("links.html"))
     wait_tracking(page)
     assert page.locator("#ust-consent").count() == 0  # asked once
+
+
+def test_escape_closes_the_consent_popup_without_an_answer(tracked, page):
+    site = tracked(consent_popup=True)
+    traffic = site.traffic(page)
+    page.goto(site.origin.url("form.html"))
+    page.locator("#ust-consent").wait_for()
+    page.keyboard.press("Escape")
+    assert page.locator("#ust-consent").count() == 0
+    assert page.evaluate("localStorage.getItem('ust-consent')") is None
+    page.evaluate("UST.forceSendData()")
+    settle(page)
+    assert traffic.batches() == []
+    page.reload()
+    page.locator("#ust-consent").wait_for()  # asked again on the next page
 
 
 def test_declined_consent_sends_nothing_and_is_remembered(tracked, page):
