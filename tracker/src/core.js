@@ -61,13 +61,11 @@ function start(cfg) {
   if (!cfg || typeof cfg !== 'object') return stop();
   S.cfg = cfg;
   S.strip = stripper(cfg.strip);
+  if ((cfg.dnt && doNotTrack()) || (cfg.mobile === false && isMobile())) return stop();
   S.sid = sessionToken();
   const percent = cfg.sample == null ? 100 : Number(cfg.sample);
   // ust-drop: the server already said it drops this tab's data (sampled out, bot, ignored IP…).
-  if ((cfg.dnt && doNotTrack()) || (cfg.mobile === false && isMobile()) || !sampled(S.sid, percent) ||
-      tab.get('ust-drop') || hook('onTrackingStarted') === false) {
-    return stop();
-  }
+  if (!sampled(S.sid, percent) || tab.get('ust-drop') || hook('onTrackingStarted') === false) return stop();
   S.phase = 1;
   startCapture();
   const answer = local.get('ust-consent');
