@@ -180,7 +180,7 @@ def recorder_cost(browser: Any, bench: Bench) -> dict[str, Any]:
             before = task()
             if tracker is not None:
                 page.evaluate(f"window.__startTracker({json.dumps(bench.server.url)}, {json.dumps(tracker)})")
-                page.wait_for_function("window.UST && UST.canRecord", timeout=20000)
+                page.wait_for_function("window.UST && typeof UST.canRecord === 'function'", timeout=20000)
             page.wait_for_timeout(4000)
             busy = (task() - before) * 1000
             stats = page.evaluate("window.UST && UST.__rr ? UST.__rr.stats || null : null") if tracker else None
