@@ -57,10 +57,14 @@ def _migrator(db: peewee.Database) -> SchemaMigrator:
 
 
 def migrate_up(
-    db: peewee.Database, progress: Callable[[int, int, str], None] | None = None
+    db: peewee.Database,
+    progress: Callable[[int, int, str], None] | None = None,
+    stop_before: str | None = None,
 ) -> list[str]:
-    """Apply every pending migration in order; returns the names applied."""
+    """Apply pending migrations in order (all, or those before `stop_before`); returns their names."""
     todo = pending(db)
+    if stop_before is not None:
+        todo = [name for name in todo if name < stop_before]
     for index, name in enumerate(todo, start=1):
         if progress:
             progress(index, len(todo), name)

@@ -6,6 +6,7 @@ import sys
 import urllib.request
 
 from core import accounts, migrations
+from core.config import write_config
 from core.db import open_database
 from core.models import User
 from tests.conftest import ADMIN_USER
@@ -36,34 +37,37 @@ def test_config_check_and_example(installed_settings, tmp_path):
     assert cli("config", "example").stdout.startswith("; uxwizz configuration")
 
 
-def test_migrate_status_up_and_serve_refusing_pending(installed_settings):
-    config = installed_settings.config_path
-    status = cli("migrate", "status", "--config", config)
-    assert status.returncode == 0 and "up to date" in status.stdout
-    database = open_database(installed_settings["database.url"], installed_settings.base_dir)
+def install_one_migration_behind(settings, db_url):
+    """An installed config whose database lacks the newest migration, as after a code upgrade."""
     last = migrations.available()[-1]
-    database.db.execute_sql(f"DELETE FROM schema_migrations WHERE name = '{last}'")
+    database = open_database(db_url)
+    migrations.migrate_up(database.db, stop_before=last)
     database.close()
+    write_config(settings.config_path, {"database.url": db_url, "security.secret_key": "k" * 40})
+    return last
 
+
+def test_migrate_status_up_and_serve_refusing_pending(fresh_settings, db_url):
+    config = fresh_settings.config_path
+    last = install_one_migration_behind(fresh_settings, db_url)
     pending = cli("migrate", "status", "--config", config)
-    assert pending.returncode == 1 and f"pending  {last}" in pending.stdout
+    assert pending.returncode == 1 and f"pending  {last}" in pending.stdout and "1 pending" in pending.stdout
     refused = cli("serve", "--config", config, "--port", str(free_port()))
     assert refused.returncode == 1 and "migration(s) pending" in refused.stderr and last in refused.stderr
     applied = cli("migrate", "up", "--config", config)
     assert applied.returncode == 0 and "applied 1 migration(s)" in applied.stderr
-    assert cli("migrate", "status", "--config", config).returncode == 0
+    status = cli("migrate", "status", "--config", config)
+    assert status.returncode == 0 and "up to date" in status.stdout
 
 
-def test_serve_automigrate_applies_pending(installed_settings):
-    database = open_database(installed_settings["database.url"], installed_settings.base_dir)
-    database.db.execute_sql(f"DELETE FROM schema_migrations WHERE name = '{migrations.available()[-1]}'")
-    database.close()
-    server = LiveServer(installed_settings.config_path, free_port(), extra_args=["--automigrate"]).start()
+def test_serve_automigrate_applies_pending(fresh_settings, db_url):
+    install_one_migration_behind(fresh_settings, db_url)
+    server = LiveServer(fresh_settings.config_path, free_port(), extra_args=["--automigrate"]).start()
     try:
         assert json.load(urllib.request.urlopen(server.url + "/healthz"))["database"] == "ok"
     finally:
         assert server.stop() == 0
-    assert cli("migrate", "status", "--config", installed_settings.config_path).returncode == 0
+    assert cli("migrate", "status", "--config", fresh_settings.config_path).returncode == 0
 
 
 def test_reset_password_from_stdin_ends_other_logins(installed_settings):
