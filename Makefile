@@ -34,7 +34,12 @@ run: install
 
 # The whole suite: unit + functional on SQLite and on MariaDB, then the browser tests.
 test: install-test services
-	$(MAKE) --no-print-directory test-sqlite test-mysql e2e
+	@status=0; \
+	for part in test-sqlite test-mysql e2e; do \
+	  $(MAKE) --no-print-directory $$part || { status=1; echo "== $$part FAILED"; }; \
+	done; \
+	if [ $$status = 0 ]; then echo "== whole suite passed: SQLite, MariaDB, browser"; fi; \
+	exit $$status
 
 services:
 	@bash tests/ensure_services.sh
