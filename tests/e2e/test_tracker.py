@@ -747,4 +747,6 @@ def test_recorder_chunk_is_loaded_lazily_only_by_the_rr_bundle(tracked, page):
     settle(page, 1000)
     chunk = [r["url"] for r in traffic.requests if "/server/ust-rr-recorder.min.js" in r["url"]]
     assert chunk and chunk[0].endswith("?v=test")  # the same cache breaker as the snippet's
-    assert page.evaluate("UST.__rr.pid()") == traffic.items("pages")[-1]["pid"]
+    force_send(page)
+    current = {p["pid"] for p in traffic.items("pages") if p["url"].endswith("links.html?rr")}
+    assert current == {page.evaluate("UST.__rr.pid()")}
