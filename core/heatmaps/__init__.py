@@ -23,6 +23,7 @@ RAGE_SECONDS = 1.0  # …within this time…
 RAGE_RADIUS = 30  # …within this many px of the first: a rage click
 
 
+@lru_cache(maxsize=8192)
 def page_key(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 

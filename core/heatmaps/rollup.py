@@ -35,23 +35,25 @@ from core.heatmaps import (
     RAGE_SECONDS,
     LocalDays,
     anchor_step,
+    grids,
     page_key,
     scroll_depth,
-    selector_key,
     width_band,
 )
 from core.models import HeatmapPoint, KeyValue, Pageview, Session, Site
 from core.models.analytics import POINT_CLICK
-from core.models.heatmaps import HeatmapAnchor, HeatmapCell, HeatmapPage, HeatmapScroll
+from core.models.heatmaps import HeatmapGrid, HeatmapPage, HeatmapScroll
 
 log = logging.getLogger("uxwizz.heatmaps")
 STATE_KEY = "heatmap-rollup:state"
 LOCK_NAME = "heatmap-rollup"
 JOB_SECONDS = 300
-BATCH = 20_000  # raw rows per transaction: ~0.2-0.5 s of work, so writers never wait long
+BATCH = 50_000  # raw rows per transaction: ~0.5 s of work, so writers never wait long
 SETTLE_SECONDS = 30.0
 SCROLL_SETTLE_SECONDS = 2 * 3600.0
 UPSERT_CHUNK = 400
+RAGE_LOOKAHEAD = 40
+EPOCH = dt.datetime(1970, 1, 1)
 Progress = Callable[[int, int, str], None]
 
 
@@ -100,13 +102,14 @@ PointRow = tuple  # (id, site_id, path, kind, occurred_at, x, y, selector, ox, o
 
 
 class Aggregate:
-    """Counts for one batch, keyed exactly like the rollup tables' unique keys."""
+    """Counts for one batch: per grid (site, page, kind, day) the cells, per anchor grid the
+    element offsets, plus page totals and scroll depths (keyed like their tables' unique keys)."""
 
     def __init__(self, zones: dict[int, str]):
         self.zones = zones
         self._days: dict[int, LocalDays] = {}
-        self.cells: Counter = Counter()
-        self.anchors: dict[tuple, list[Any]] = {}
+        self.cells: dict[tuple, Counter] = defaultdict(Counter)
+        self.anchors: dict[tuple, dict[tuple, list[int]]] = defaultdict(dict)
         self.pages: dict[tuple[int, str], list[Any]] = {}
         self.scroll: Counter = Counter()
 
@@ -126,28 +129,26 @@ class Aggregate:
 
     def add_points(self, rows: Iterable[PointRow]) -> None:
         clicks: dict[int, list[PointRow]] = defaultdict(list)
+        device_code, band_code = grids.device_code, grids.band_code
         for row in rows:
-            _id, site_id, path, kind, at, x, y, selector, ox, oy, vw, device, pageview_id = row
+            _id, site_id, path, kind, at, x, y, selector, _ox, _oy, vw, device, pageview_id = row
             key = self._page(site_id, path, 1)
             day = self.day(site_id, at)
-            band = width_band(vw)
-            device = (device or "desktop")[:16]
-            self.cells[(site_id, key, kind, day, device, band, max(0, x) // BIN, max(0, y) // BIN)] += 1
+            cell = (device_code(device), band_code(width_band(vw)), max(0, x) // BIN, max(0, y) // BIN)
+            self.cells[(site_id, key, kind, day)][cell] += 1
             if kind == POINT_CLICK and selector:
-                anchor = self._anchor(row, key, day, device, band)
-                anchor[1] += 1
+                self._anchor(row, key, day)[0] += 1
                 clicks[pageview_id].append(row)
-        for burst_start in rage_bursts(clicks.values()):
-            _id, site_id, path, _k, at, *_rest = burst_start
-            self._anchor(burst_start, page_key(path), self.day(site_id, at), (burst_start[11] or "desktop")[:16],
-                         width_band(burst_start[10]))[2] += 1
+        for start in rage_bursts(clicks.values()):
+            self._anchor(start, page_key(start[2]), self.day(start[1], start[4]))[1] += 1
 
-    def _anchor(self, row: PointRow, key: str, day: dt.date, device: str, band: int) -> list[Any]:
-        selector = row[7]
-        akey = (row[1], key, day, device, band, selector_key(selector), anchor_step(row[8]), anchor_step(row[9]))
-        entry = self.anchors.get(akey)
+    def _anchor(self, row: PointRow, key: str, day: dt.date) -> list[int]:
+        grid = self.anchors[(row[1], key, day)]
+        akey = (row[7], grids.device_code(row[11]), grids.band_code(width_band(row[10])), anchor_step(row[8]),
+                anchor_step(row[9]))
+        entry = grid.get(akey)
         if entry is None:
-            entry = self.anchors[akey] = [selector, 0, 0]
+            entry = grid[akey] = [0, 0]
         return entry
 
     def add_pageviews(self, rows: Iterable[tuple]) -> None:
@@ -164,13 +165,17 @@ def rage_bursts(groups: Iterable[list[PointRow]]) -> list[PointRow]:
     starts: list[PointRow] = []
     for clicks in groups:
         clicks = sorted(clicks, key=lambda r: (r[4], r[0]))
+        seconds = [(c[4] - EPOCH).total_seconds() for c in clicks]
         used = [False] * len(clicks)
         for i, first in enumerate(clicks):
             if used[i]:
                 continue
             members = [i]
-            for j in range(i + 1, len(clicks)):
-                if (clicks[j][4] - first[4]).total_seconds() > RAGE_SECONDS:
+            # A person clicks at most ~20 times a second: looking further than RAGE_LOOKAHEAD
+            # clicks ahead only costs time (and bogus data with thousands of clicks in one
+            # second would make this quadratic).
+            for j in range(i + 1, min(len(clicks), i + 1 + RAGE_LOOKAHEAD)):
+                if seconds[j] - seconds[i] > RAGE_SECONDS:
                     break
                 if (not used[j] and abs(clicks[j][5] - first[5]) <= RAGE_RADIUS
                         and abs(clicks[j][6] - first[6]) <= RAGE_RADIUS):
@@ -193,18 +198,36 @@ def _upsert(dialect: Any, model: type[peewee.Model], fields: list[peewee.Field],
         dialect.upsert_adding(insert, key, added).execute()
 
 
+def _save_grid(site_id: int, key: str, kind: int, day: dt.date, merge: Callable[[Any], dict[str, Any]]) -> None:
+    """Read-merge-write one grid row (only the rollup job writes grids, under its lock)."""
+    G = HeatmapGrid
+    existing = G.get_or_none((G.site == site_id) & (G.page_key == key) & (G.kind == kind) & (G.day == day))
+    row = merge(existing)
+    if existing is None:
+        G.insert(site=site_id, page_key=key, day=day, **row).execute()
+    else:
+        G.update(**row).where(G.id == existing.id).execute()
+
+
 def write(dialect: Any, agg: Aggregate) -> None:
-    C, A, P, S = HeatmapCell, HeatmapAnchor, HeatmapPage, HeatmapScroll
+    P, S = HeatmapPage, HeatmapScroll
     if agg.pages:
         _upsert(dialect, P, [P.site, P.page_key, P.path, P.points],
                 [(s, k, path, n) for (s, k), (path, n) in agg.pages.items()], [P.points])
-    if agg.cells:
-        _upsert(dialect, C, [C.site, C.page_key, C.kind, C.day, C.device, C.width_band, C.bx, C.by, C.count],
-                [(*key, n) for key, n in agg.cells.items()], [C.count])
-    if agg.anchors:
-        _upsert(dialect, A, [A.site, A.page_key, A.day, A.device, A.width_band, A.sel_key, A.ox, A.oy,
-                             A.selector, A.count, A.rage],
-                [(*key, sel, n, rage) for key, (sel, n, rage) in agg.anchors.items()], [A.count, A.rage])
+    for (site_id, key, kind, day), counts in agg.cells.items():
+        def merge_cells(existing: Any, counts: Counter = counts, kind: int = kind) -> dict[str, Any]:
+            old = [grids.decode(existing.data, grids.CELL)] if existing is not None else []
+            return grids.grid_row(kind, grids.merge_cells([*old, grids.cells_from_counts(counts)]))
+
+        _save_grid(site_id, key, kind, day, merge_cells)
+    for (site_id, key, day), entries in agg.anchors.items():
+        def merge_anchors(existing: Any, entries: dict = entries) -> dict[str, Any]:
+            selectors = grids.selectors_of(existing.selectors) if existing is not None else []
+            old = [grids.decode(existing.data, grids.ANCHOR)] if existing is not None else []
+            new = grids.anchors_from_counts(entries, selectors)
+            return grids.grid_row(grids.ANCHORS, grids.merge_anchors([*old, new]), selectors)
+
+        _save_grid(site_id, key, grids.ANCHORS, day, merge_anchors)
     if agg.scroll:
         _upsert(dialect, S, [S.site, S.page_key, S.day, S.device, S.width_band, S.depth, S.views],
                 [(*key, n) for key, n in agg.scroll.items()], [S.views])
@@ -269,20 +292,20 @@ def _roll_range(db: peewee.Database, dialect: Any, state: RollupState, zones: di
 
 
 def forget_site(site_id: int) -> None:
-    for model in (HeatmapCell, HeatmapAnchor, HeatmapScroll, HeatmapPage):
+    for model in (HeatmapGrid, HeatmapScroll, HeatmapPage):
         model.delete().where(model.site == site_id).execute()
 
 
 def forget_days_before(site_id: int, day: dt.date) -> int:
     """Drop a site's rolled-up days before `day` (the retention age limit applies to them too)."""
     removed = 0
-    for model in (HeatmapCell, HeatmapAnchor, HeatmapScroll):
+    for model in (HeatmapGrid, HeatmapScroll):
         removed += model.delete().where((model.site == site_id) & (model.day < day)).execute()
     return removed
 
 
 def reset_all() -> None:
-    for model in (HeatmapCell, HeatmapAnchor, HeatmapScroll, HeatmapPage):
+    for model in (HeatmapGrid, HeatmapScroll, HeatmapPage):
         model.delete().execute()
     KeyValue.delete().where(KeyValue.key == STATE_KEY).execute()
 

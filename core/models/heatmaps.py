@@ -1,10 +1,9 @@
 """Heatmap rollups: raw `heatmap_points` and pageview scroll depths aggregated per site day.
 
-Each table is keyed by (site, page, day in the site's time zone, device class, viewport-width band)
-plus its own bucket, so a heatmap over any range of whole days is a SUM over a few thousand rows
-instead of a scan over millions of raw points. Pages are keyed by a 16-hex hash of the path so
-the unique keys stay short enough for MySQL's index limits. The rollup job upserts counts; rows are
-never updated otherwise.
+Keyed by (site, page, day in the site's time zone), so a heatmap over any range of whole days
+reads one small row per day instead of millions of raw points. Pages are keyed by a 16-hex hash
+of the path so the unique keys stay short enough for MySQL's index limits. Only the rollup job
+writes these tables.
 """
 
 from __future__ import annotations
@@ -28,42 +27,30 @@ class HeatmapPage(BaseModel):
         indexes = ((("site", "page_key"), True),)
 
 
-class HeatmapCell(BaseModel):
-    """Points binned to BIN x BIN CSS pixels of page coordinates."""
+class MediumBlobField(peewee.BlobField):
+    field_type = "MEDIUMBLOB"  # MySQL BLOB stops at 64 KB; SQLite takes any type name
+
+
+class HeatmapGrid(BaseModel):
+    """One page's points of one kind on one day, all devices and widths, as one compressed array.
+
+    `data` is zlib-compressed little-endian records (core.heatmaps.grids): for point kinds
+    (device, width band, bx, by, count) per BIN-px cell; for ANCHORS (selector index, device,
+    band, ox, oy, count, rage) with `selectors` the JSON list the indexes point into. A busy page
+    has ~10^5 cells a day: as rows that is millions per month to add up, as arrays it is a few
+    dozen blobs summed with numpy."""
 
     site = peewee.ForeignKeyField(Site, on_delete="CASCADE", index=False)  # led by the unique key
     page_key = peewee.CharField(max_length=16)
     kind = peewee.SmallIntegerField()
     day = peewee.DateField()
-    device = peewee.CharField(max_length=16)
-    width_band = peewee.SmallIntegerField()
-    bx = peewee.IntegerField()
-    by = peewee.IntegerField()
-    count = peewee.IntegerField()
+    points = peewee.BigIntegerField(default=0)
+    data = MediumBlobField()
+    selectors = peewee.TextField(default="")
 
     class Meta:
-        table_name = "heatmap_cells"
-        indexes = ((("site", "page_key", "kind", "day", "device", "width_band", "bx", "by"), True),)
-
-
-class HeatmapAnchor(BaseModel):
-    """Clicks anchored to an element: selector plus the offset inside it, binned to 1/ANCHOR_STEPS."""
-
-    site = peewee.ForeignKeyField(Site, on_delete="CASCADE", index=False)  # led by the unique key
-    page_key = peewee.CharField(max_length=16)
-    day = peewee.DateField()
-    device = peewee.CharField(max_length=16)
-    width_band = peewee.SmallIntegerField()
-    sel_key = peewee.CharField(max_length=16)
-    selector = peewee.CharField(max_length=512)
-    ox = peewee.SmallIntegerField()
-    oy = peewee.SmallIntegerField()
-    count = peewee.IntegerField()
-    rage = peewee.IntegerField(default=0)  # rage-click bursts that started here
-
-    class Meta:
-        table_name = "heatmap_anchors"
-        indexes = ((("site", "page_key", "day", "device", "width_band", "sel_key", "ox", "oy"), True),)
+        table_name = "heatmap_grids"
+        indexes = ((("site", "page_key", "kind", "day"), True),)
 
 
 class HeatmapScroll(BaseModel):
@@ -82,4 +69,4 @@ class HeatmapScroll(BaseModel):
         indexes = ((("site", "page_key", "day", "device", "width_band", "depth"), True),)
 
 
-HEATMAP_MODELS: list[type[BaseModel]] = [HeatmapPage, HeatmapCell, HeatmapAnchor, HeatmapScroll]
+HEATMAP_MODELS: list[type[BaseModel]] = [HeatmapPage, HeatmapGrid, HeatmapScroll]

@@ -14,29 +14,31 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import peewee
 
 from core.heatmaps import (
+    ANCHOR_STEPS,
     BIN,
     SCROLL_STEP,
     WIDTH_BANDS,
     anchor_offset,
     anchor_step,
     bands_for,
+    grids,
     page_key,
     scroll_depth,
-    selector_key,
     width_band,
 )
 from core.heatmaps.rollup import RollupState, pageview_rows, point_rows, rage_bursts
 from core.models import HeatmapPoint, Pageview, Session
 from core.models.analytics import POINT_CLICK, POINT_MOVE, POINT_SCROLL
-from core.models.heatmaps import HeatmapAnchor, HeatmapCell, HeatmapPage, HeatmapScroll
+from core.models.heatmaps import HeatmapGrid, HeatmapPage, HeatmapScroll
 from core.models.recordings import RecordingPageSnapshot
 from core.queries.query import Query, QueryError, parse_site_query
 
@@ -45,6 +47,7 @@ MAX_POINTS = 20_000  # cells in one answer (a 1280 x 8000 px page has 102,400 po
 MAX_ELEMENTS = 50
 MAX_ANCHORS = 5_000
 MAX_PAGES = 200  # pages one wildcard may group
+TAIL_SCAN = 200_000  # raw rows above a watermark read by primary key (a few rollup intervals' worth)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,9 @@ def _variants(path: str) -> list[str]:
 
 
 def _tail_paths(site_id: int, state: RollupState, model: type[peewee.Model], since: int) -> set[str]:
+    if _short_tail(model, since):
+        return {p for (s, p) in model.select(model.site_id, model.path).where(model.id > since).tuples()
+                if s == site_id}
     return {p for (p,) in model.select(model.path).where((model.id > since) & (model.site == site_id))
             .distinct().tuples()}
 
@@ -150,12 +156,27 @@ def _rollup_where(model: type[peewee.Model], query: Query, flt: HeatmapFilter, k
     return cond
 
 
+def _short_tail(model: type[peewee.Model], since: int) -> bool:
+    """Whether the rows above `since` are few enough to read by primary key and filter here.
+
+    They are, between two rollup runs. Then `id > since` alone must drive the query: with the
+    site/page conditions next to it, SQLite's planner prefers the (site, path, kind, time) index
+    and walks every point of the page in the range (1 M index entries ≈ 1 s) to find the tail."""
+    return since > 0 and int(model.select(peewee.fn.MAX(model.id)).scalar() or 0) - since <= TAIL_SCAN
+
+
 def _raw_points(query: Query, flt: HeatmapFilter, paths: list[str], kinds: list[int], since: int,
-                session_ids: Any = None) -> Iterable[tuple]:
-    """Raw points above `since` matching everything but the width band (checked in Python, the
-    same way the rollup buckets it)."""
+                session_ids: Any = None) -> list[tuple]:
+    """Raw points above `since` matching the filter (width bands checked in Python, the same way
+    the rollup buckets them)."""
     low, high = query.utc_bounds()
     P = HeatmapPoint
+    bands = flt.bands
+    if session_ids is None and _short_tail(P, since):
+        wanted, kind_set = set(paths), set(kinds)
+        return [r for r in point_rows(P.select().where(P.id > since)).tuples()
+                if r[1] == query.site_id and r[2] in wanted and r[3] in kind_set and low <= r[4] < high
+                and (not flt.device or r[11] == flt.device) and (bands is None or width_band(r[10]) in bands)]
     cond = ((P.site == query.site_id) & (P.path << paths) & (P.kind << kinds)
             & (P.occurred_at >= low) & (P.occurred_at < high))
     if since:
@@ -164,9 +185,7 @@ def _raw_points(query: Query, flt: HeatmapFilter, paths: list[str], kinds: list[
         cond &= P.device == flt.device
     if session_ids is not None:
         cond &= P.session << session_ids
-    rows = point_rows(P.select().where(cond)).tuples()
-    bands = flt.bands
-    return [r for r in rows if bands is None or width_band(r[10]) in bands]
+    return [r for r in point_rows(P.select().where(cond)).tuples() if bands is None or width_band(r[10]) in bands]
 
 
 def heatmap(query: Query, flt: HeatmapFilter, *, session_ids: Any = None) -> dict[str, Any]:
@@ -187,53 +206,90 @@ def heatmap(query: Query, flt: HeatmapFilter, *, session_ids: Any = None) -> dic
         return result
 
     kind = KINDS[flt.kind]
-    cells: Counter = Counter()
-    anchors: Counter = Counter()
-    selectors: dict[str, str] = {}
-    element_rage: Counter = Counter()
+    selectors: list[str] = []
+    index: dict[str, int] = {}
+    cells = grids.CellSum()
+    anchor_parts: list[tuple[np.ndarray, ...]] = []  # (selector index, ox, oy, n, rage)
     if use_rollups:
-        C = HeatmapCell
-        rows = (C.select(C.bx, C.by, peewee.fn.SUM(C.count))
-                .where(_rollup_where(C, query, flt, keys) & (C.kind == kind)).group_by(C.bx, C.by).tuples())
-        for bx, by, n in rows:
-            cells[(bx, by)] += int(n)
-        if kind == POINT_CLICK:
-            A = HeatmapAnchor
-            rows = (A.select(A.sel_key, peewee.fn.MAX(A.selector), A.ox, A.oy, peewee.fn.SUM(A.count),
-                             peewee.fn.SUM(A.rage))
-                    .where(_rollup_where(A, query, flt, keys)).group_by(A.sel_key, A.ox, A.oy).tuples())
-            for skey, selector, ox, oy, n, rage in rows:
-                selectors[skey] = selector
-                anchors[(skey, ox, oy)] += int(n)
-                element_rage[skey] += int(rage or 0)
-    raw = _raw_points(query, flt, paths, [kind], points_since, session_ids)
+        G = HeatmapGrid
+        wanted = [kind, grids.ANCHORS] if kind == POINT_CLICK else [kind]
+        rows = (G.select(G.kind, G.data, G.selectors)
+                .where((G.site == query.site_id) & (G.page_key << keys) & (G.kind << wanted)
+                       & (G.day >= query.start) & (G.day <= query.end)).tuples())
+        for grid_kind, data, names in rows:
+            if grid_kind != grids.ANCHORS:
+                cells.add(grids.keep(grids.decode(data, grids.CELL), flt.device, flt.bands))
+                continue
+            found = grids.keep(grids.decode(data, grids.ANCHOR), flt.device, flt.bands)
+            if len(found):
+                # Each day has its own selector list: renumber into this answer's list.
+                remap = np.array([_selector_index(index, selectors, name) for name in grids.selectors_of(names)],
+                                 dtype=np.int64)
+                anchor_parts.append((remap[found["sel"]], found["ox"], found["oy"], found["n"], found["rage"]))
+    tail_cells: Counter = Counter()
+    tail_anchors: Counter = Counter()
+    tail_rage: Counter = Counter()
     clicks: dict[int, list[tuple]] = {}
-    for row in raw:
-        cells[(max(0, row[5]) // BIN, max(0, row[6]) // BIN)] += 1
+    for row in _raw_points(query, flt, paths, [kind], points_since, session_ids):
+        tail_cells[(0, 0, max(0, row[5]) // BIN, max(0, row[6]) // BIN)] += 1
         if kind == POINT_CLICK and row[7]:
-            skey = selector_key(row[7])
-            selectors[skey] = row[7]
-            anchors[(skey, anchor_step(row[8]), anchor_step(row[9]))] += 1
+            tail_anchors[(_selector_index(index, selectors, row[7]), anchor_step(row[8]), anchor_step(row[9]))] += 1
             clicks.setdefault(row[12], []).append(row)
     for start in rage_bursts(clicks.values()):
-        element_rage[selector_key(start[7])] += 1
+        tail_rage[index[start[7]]] += 1
+    cells.add(grids.cells_from_counts(tail_cells))
 
-    total = sum(cells.values())
-    half = BIN // 2
+    bx, by, counts = cells.result()
+    total = int(counts.sum())
     result["total"] = total
-    result["points"] = [{"x": bx * BIN + half, "y": by * BIN + half, "count": n}
-                        for (bx, by), n in cells.most_common(MAX_POINTS)]
-    per_element: Counter = Counter()
-    for (skey, _ox, _oy), n in anchors.items():
-        per_element[skey] += n
-    result["elements"] = [{"selector": selectors[s], "count": n,
-                           "share": round(100.0 * n / total, 1) if total else 0.0}
-                          for s, n in per_element.most_common(MAX_ELEMENTS)]
-    result["anchors"] = [{"selector": selectors[s], "ox": anchor_offset(ox), "oy": anchor_offset(oy), "count": n}
-                         for (s, ox, oy), n in anchors.most_common(MAX_ANCHORS)]
-    result["rage"] = [{"selector": selectors[s], "count": n}
-                      for s, n in element_rage.most_common(MAX_ELEMENTS) if n > 0]
+    order = _top(counts, MAX_POINTS)
+    half = BIN // 2
+    result["points"] = [{"x": x, "y": y, "count": n} for x, y, n in zip(
+        (bx[order] * BIN + half).tolist(), (by[order] * BIN + half).tolist(), counts[order].tolist(), strict=True)]
+    if kind != POINT_CLICK or not selectors:
+        return result
+    if tail_anchors:
+        keys_ = np.array(list(tail_anchors.keys()), dtype=np.int64).reshape(-1, 3)
+        anchor_parts.append((keys_[:, 0], keys_[:, 1], keys_[:, 2],
+                             np.fromiter(tail_anchors.values(), dtype=np.int64, count=len(tail_anchors)),
+                             np.zeros(len(tail_anchors), dtype=np.int64)))
+    sel, ox, oy, n, rage_n = (np.concatenate([part[i] for part in anchor_parts]) for i in range(5))
+    steps = ANCHOR_STEPS
+    # One slot per (selector, ox, oy): 40 x 40 offsets per element, added with bincount.
+    linear = sel * (steps * steps) + ox.astype(np.int64) * steps + oy.astype(np.int64)
+    slots = np.bincount(linear, weights=n, minlength=len(selectors) * steps * steps).astype(np.int64)
+    per_element = slots.reshape(len(selectors), steps * steps).sum(axis=1)
+    rage = np.bincount(sel, weights=rage_n, minlength=len(selectors)).astype(np.int64)
+    for s, extra in tail_rage.items():
+        rage[s] += extra
+    result["elements"] = [{"selector": selectors[s], "count": int(per_element[s]),
+                           "share": round(100.0 * int(per_element[s]) / total, 1) if total else 0.0}
+                          for s in _top(per_element, MAX_ELEMENTS).tolist() if per_element[s] > 0]
+    used = np.flatnonzero(slots)
+    top = used[_top(slots[used], MAX_ANCHORS)]
+    result["anchors"] = [{"selector": selectors[slot // (steps * steps)], "ox": anchor_offset(slot // steps % steps),
+                          "oy": anchor_offset(slot % steps), "count": c}
+                         for slot, c in zip(top.tolist(), slots[top].tolist(), strict=True)]
+    result["rage"] = [{"selector": selectors[s], "count": int(rage[s])}
+                      for s in _top(rage, MAX_ELEMENTS).tolist() if rage[s] > 0]
     return result
+
+
+def _selector_index(index: dict[str, int], selectors: list[str], name: str) -> int:
+    found = index.get(name)
+    if found is None:
+        found = index[name] = len(selectors)
+        selectors.append(name)
+    return found
+
+
+def _top(values: np.ndarray, limit: int) -> np.ndarray:
+    """Indexes of the `limit` largest values, largest first (ties: lower index first)."""
+    if len(values) > limit:
+        candidates = np.argpartition(-values, limit - 1)[:limit]
+    else:
+        candidates = np.arange(len(values))
+    return candidates[np.lexsort((candidates, -values[candidates]))]
 
 
 def _scroll(query: Query, flt: HeatmapFilter, paths: list[str], keys: list[str], use_rollups: bool,
@@ -246,15 +302,22 @@ def _scroll(query: Query, flt: HeatmapFilter, paths: list[str], keys: list[str],
             depths[int(depth)] += int(n)
     low, high = query.utc_bounds()
     V = Pageview
-    cond = (V.site == query.site_id) & (V.path << paths) & (V.started_at >= low) & (V.started_at < high)
-    if since:
-        cond &= V.id > since
-    if flt.device:
-        cond &= Session.device == flt.device
-    if session_ids is not None:
-        cond &= V.session << session_ids
     bands = flt.bands
-    for row in pageview_rows(V.select()).where(cond).tuples():
+    if session_ids is None and _short_tail(V, since):
+        wanted = set(paths)
+        rows = [r for r in pageview_rows(V.select().where(V.id > since)).tuples()
+                if r[1] == query.site_id and r[2] in wanted and low <= r[3] < high
+                and (not flt.device or r[6] == flt.device)]
+    else:
+        cond = (V.site == query.site_id) & (V.path << paths) & (V.started_at >= low) & (V.started_at < high)
+        if since:
+            cond &= V.id > since
+        if flt.device:
+            cond &= Session.device == flt.device
+        if session_ids is not None:
+            cond &= V.session << session_ids
+        rows = list(pageview_rows(V.select()).where(cond).tuples())
+    for row in rows:
         if bands is None or width_band(row[4]) in bands:
             depths[scroll_depth(row[5])] += 1
     views = sum(depths.values())

@@ -114,7 +114,7 @@
     var dot = stamp(radius);
     points.forEach(function (p) {
       // Square root: one hot spot should not wash out everything else.
-      s.globalAlpha = Math.min(1, 0.08 + intensity * Math.sqrt(p.count / max));
+      s.globalAlpha = Math.min(1, Math.max(0.06, intensity * Math.sqrt(p.count / max)));
       s.drawImage(dot, Math.round(p.x - radius), Math.round(p.y - radius));
     });
     var img = s.getImageData(0, 0, w, h);
@@ -162,7 +162,8 @@
       drawScroll(g);
     } else {
       var radius = parseInt(radiusInput.value, 10) || 22;
-      var intensity = (parseInt(intensityInput.value, 10) || 60) / 100;
+      // 60 (the default) puts the hottest spot at full strength; higher saturates more spots.
+      var intensity = (parseInt(intensityInput.value, 10) || 60) / 60;
       var points = kind === "click" ? placed.points : data.points;
       drawHeat(g, points, radius, intensity);
     }

@@ -86,6 +86,7 @@ def test_page_lists_top_pages_and_escapes_tracked_text(admin_client):
     chosen = admin_client.get(f"/sites/{site.id}/heatmaps", params={"url": "/pricing", "kind": "scroll",
                                                                     "band": "1280-1439", "device": "desktop"})
     assert "width_max=1439" in chosen.text and "kind=scroll" in chosen.text
+    assert 'data-label-reached="{pct}% reached"' in chosen.text  # gettext formatting kept the braces
     bad = admin_client.get(f"/sites/{site.id}/heatmaps", params={"url": "/pricing", "kind": "nope"})
     assert 'id="heatmap-error"' in bad.text
 

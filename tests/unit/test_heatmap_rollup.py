@@ -12,12 +12,16 @@ from core.heatmaps import BIN, rollup
 from core.heatmaps.rollup import RollupState, run_rollup
 from core.models import HeatmapPoint, Site
 from core.models.analytics import POINT_CLICK, POINT_MOVE
-from core.models.heatmaps import HeatmapCell
+from core.models.heatmaps import HeatmapGrid
 from core.queries.heatmaps import HeatmapFilter, heatmap, parse_filter, resolve_paths
 from core.queries.query import Query, QueryError
 from tests.unit.test_heatmap_data import add_points, make_pageview, make_session, make_site
 
 UTC = dt.UTC
+
+
+def clicks_rolled() -> int:
+    return sum(g.points for g in HeatmapGrid.select().where(HeatmapGrid.kind == POINT_CLICK))
 
 
 def roll(ctx, **kw):
@@ -174,12 +178,12 @@ def test_interrupted_rollup_leaves_consistent_data(app, monkeypatch):
         roll(app.ctx)
     first_id = HeatmapPoint.select().order_by(HeatmapPoint.id).first().id
     assert RollupState.load().points_id == first_id + 99  # the first batch only
-    assert sum(c.count for c in HeatmapCell.select()) == 100
+    assert clicks_rolled() == 100
     query = q(site, "2026-06-04", "2026-06-04")
     assert cells_of(heatmap(query, HeatmapFilter("/pricing"))) == expected_cells(pts, "UTC", "2026-06-04", "2026-06-04")
     monkeypatch.setattr(rollup, "write", real_write)
     roll(app.ctx)
-    assert sum(c.count for c in HeatmapCell.select()) == 250
+    assert clicks_rolled() == 250
     assert cells_of(heatmap(query, HeatmapFilter("/pricing"))) == expected_cells(pts, "UTC", "2026-06-04", "2026-06-04")
 
 
@@ -197,7 +201,7 @@ def test_rebuild_reports_progress_and_settle_lag_holds_back_new_rows(app):
     seen = []
     run_rollup(app.ctx, rebuild=True, progress=lambda done, total, note: seen.append((done, total)))
     assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] and seen[-1][1] >= 10
-    assert sum(c.count for c in HeatmapCell.select()) == 10
+    assert clicks_rolled() == 10
 
 
 def test_bad_parameters_are_named():
@@ -208,3 +212,28 @@ def test_bad_parameters_are_named():
             parse_filter(params)
         assert info.value.field == name
     assert parse_filter({"url": "https://example.com/a/b?x=1#y"}).url == "/a/b"
+
+
+def test_grid_arrays_round_trip_merge_and_sum_sparse_pages():
+    import numpy as np
+
+    from core.heatmaps import grids
+
+    a = grids.cells_from_counts({(0, 4, 3, 7): 2, (2, 0, 3, 7): 1})
+    b = grids.cells_from_counts({(0, 4, 3, 7): 5, (0, 4, 9000, 9000): 1})  # a stray point far away
+    merged = grids.merge_cells([a, b])
+    assert sorted(merged.tolist()) == [(0, 4, 3, 7, 7), (0, 4, 9000, 9000, 1), (2, 0, 3, 7, 1)]
+    for compress in (False, True):
+        assert grids.decode(grids.encode(merged, compress), grids.CELL).tolist() == merged.tolist()
+    total = grids.CellSum()
+    total.add(a)
+    total.add(b)  # 9001 x 9001 cells is past the dense limit: sums sparsely, same answer
+    assert total.sparse is not None
+    bx, by, n = total.result()
+    assert sorted(zip(bx.tolist(), by.tolist(), n.tolist(), strict=True)) == [(3, 7, 8), (9000, 9000, 1)]
+    mobile = grids.keep(merged, "mobile", None)
+    assert mobile.tolist() == [(2, 0, 3, 7, 1)]
+    names: list[str] = []
+    anchors = grids.anchors_from_counts({("#a", 0, 4, 1, 2): [3, 1], ("#b", 0, 4, 1, 2): [1, 0]}, names)
+    assert names == ["#a", "#b"] and grids.merge_anchors([anchors, anchors])["n"].tolist() == [6, 2]
+    assert np.array_equal(grids.merge_anchors([anchors])["rage"], [1, 0])

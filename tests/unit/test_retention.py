@@ -9,7 +9,7 @@ import pytest
 from core import retention, sites
 from core.heatmaps.rollup import run_rollup
 from core.models import Event, HeatmapPoint, Pageview, RecordingChunk, Session, SessionTag
-from core.models.heatmaps import HeatmapCell
+from core.models.heatmaps import HeatmapGrid
 from core.queries.heatmaps import HeatmapFilter, heatmap
 from core.queries.query import Query
 from tests.unit.test_heatmap_data import full_session, make_site
@@ -54,11 +54,11 @@ def test_age_limit_deletes_older_sessions_and_old_rollup_days(app):
     sites.update_site(site, settings={"max_age_days": 10})
     made = sessions_at(site, [11, 30, 9, 0])
     run_rollup(app.ctx, settle_seconds=0, scroll_settle_seconds=0)
-    assert HeatmapCell.select().where(HeatmapCell.day < dt.date(2026, 11, 20)).count() > 0
+    assert HeatmapGrid.select().where(HeatmapGrid.day < dt.date(2026, 11, 20)).count() > 0
     retention.run_retention(app.ctx, now=NOW)
     assert {s.id for s in Session.select().where(Session.site == site.id)} == {made[2].id, made[3].id}
     assert orphans() == 0
-    assert HeatmapCell.select().where(HeatmapCell.day < dt.date(2026, 11, 20)).count() == 0
+    assert HeatmapGrid.select().where(HeatmapGrid.day < dt.date(2026, 11, 20)).count() == 0
     # Rolled-up history of the remaining days is kept: the 9-day-old session's clicks still show.
     query = Query(site.id, "UTC", dt.date(2026, 11, 21), dt.date(2026, 11, 21))
     assert heatmap(query, HeatmapFilter("/pricing"))["total"] == 1

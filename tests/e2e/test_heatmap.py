@@ -1,0 +1,259 @@
+"""Heatmaps in Chromium, end to end: the real tracker clicks and scrolls a fixture page (second
+origin) at two widths and with a fixed header; the dashboard draws the map over the stored page
+snapshot and the hot spots sit on the clicked elements at both widths (canvas pixels read back)."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from core.db import open_database
+from core.models import HeatmapPoint, Pageview
+from core.models.analytics import POINT_CLICK
+from core.models.recordings import RecordingPageSnapshot
+from core.sites import create_site, update_site
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+from tests.e2e.conftest import screenshot
+from tests.support import PROJECT_ROOT, LiveServer, free_port
+
+# Responsive: two columns from 900 px (Buy on the right), one column below (Buy under the text);
+# a fixed header whose Menu button stays at the top of the viewport however far the page scrolls.
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Heat fixture</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<script>UST_CT = []; UST = { s: Date.now(), addTag: function(t) { UST_CT.push(t) } }; UST.addEvent = UST.addTag;</script>
+<script src="__UST_SERVER__/server/ust-rr.min.js?v=test" async></script>
+<style>
+  body { margin: 0; font-family: sans-serif; }
+  header { position: fixed; top: 0; left: 0; right: 0; height: 60px; background: #223; color: #fff; z-index: 2; }
+  #menu { position: absolute; right: 16px; top: 10px; width: 120px; height: 40px; }
+  main { padding-top: 80px; }
+  .grid { display: grid; grid-template-columns: 1fr; gap: 20px; padding: 20px; }
+  .copy { height: 500px; background: #eef; }
+  #buy { width: 220px; height: 60px; }
+  .filler { height: 3000px; background: linear-gradient(#fff, #ddd); }
+  @media (min-width: 900px) { .grid { grid-template-columns: 2fr 1fr; } .copy { height: 300px; } }
+</style></head>
+<body>
+<header><strong>Shop</strong><button id="menu">Menu</button></header>
+<main>
+  <div class="grid"><div class="copy"><h1>Welcome</h1><p>Text.</p></div><div><button id="buy">Buy now</button></div></div>
+  <div class="filler"></div>
+</main>
+</body></html>
+"""
+
+
+class Origin:
+    """The fixture page on http://localhost:<port>/<anything>.html, tracking to the server under test."""
+
+    def __init__(self, server_url: str):
+        self.port = free_port()
+        body = PAGE.replace("__UST_SERVER__", server_url).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://localhost:{self.port}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def live(installed_settings) -> Iterator[tuple[LiveServer, Origin, Any]]:  # type: ignore[no-untyped-def]
+    database = open_database(installed_settings["database.url"], installed_settings.base_dir)
+    with database.db.connection_context():
+        site = create_site("localhost")
+        # Pointer-mode recording (full page sampled at 0 %): the tracker stores one page snapshot.
+        update_site(site, settings={"filter_headless": False, "full_page_recording": True,
+                                    "fullpage_sample_percent": 0})
+        site_id = site.id
+    database.close()
+    server = LiveServer(installed_settings.config_path, free_port()).start()
+    origin = Origin(server.url)
+    yield server, origin, (installed_settings, site_id)
+    origin.close()
+    server.stop()
+
+
+def query(settings: Any, fn: Any) -> Any:
+    database = open_database(settings["database.url"], settings.base_dir)
+    try:
+        with database.db.connection_context():
+            return fn()
+    finally:
+        database.close()
+
+
+def wait_for(settings: Any, fn: Any, ok: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = query(settings, fn)
+        if ok(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.3)
+
+
+def visit(browser: Any, origin: Origin, path: str, width: int, actions: Any) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    tab = context.new_page()
+    tab.goto(origin.url(path))
+    tab.wait_for_function("window.UST && UST.canRecord && UST.canRecord()", timeout=10000)
+    tab.wait_for_timeout(700)  # the recorder chunk loads and uploads the page snapshot
+    actions(tab)
+    tab.wait_for_timeout(300)
+    tab.evaluate("UST.forceSendData()")
+    tab.wait_for_timeout(800)
+    context.close()
+
+
+def roll_up(settings: Any) -> None:
+    out = subprocess.run([sys.executable, "uxwizz.py", "jobs", "run", "heatmap-rollup", "--rebuild", "--config",
+                          settings.config_path], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def dashboard(browser: Any, server: LiveServer, width: int = 1400) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    tab = context.new_page()
+    tab.goto(server.url + "/login")
+    tab.fill("input[name=username]", ADMIN_USER)
+    tab.fill("input[name=password]", ADMIN_PASSWORD)
+    tab.click("#login-form button[type=submit]")
+    tab.wait_for_url(server.url + "/")
+    return tab
+
+
+def open_map(tab: Any, server: LiveServer, site_id: int, **params: str) -> None:
+    query_string = "&".join(f"{k}={v}" for k, v in params.items())
+    tab.goto(f"{server.url}/sites/{site_id}/heatmaps?{query_string}")
+    tab.wait_for_selector("#heatmap-stage[data-state]", state="attached", timeout=15000)
+    assert tab.get_attribute("#heatmap-stage", "data-state") == "ready"
+
+
+HEAT_AT = """(selector) => {
+  const frame = document.getElementById('heatmap-frame');
+  const el = frame.contentDocument.querySelector(selector);
+  const r = el.getBoundingClientRect();
+  const x = Math.round(r.left + r.width / 2), y = Math.round(r.top + r.height / 2);
+  const px = document.getElementById('heatmap-canvas').getContext('2d').getImageData(x, y, 1, 1).data;
+  return {x, y, r: px[0], g: px[1], b: px[2], a: px[3]};
+}"""
+ALPHA_AT = """([x, y]) => document.getElementById('heatmap-canvas').getContext('2d').getImageData(x, y, 1, 1).data[3]"""
+
+
+def test_click_hot_spots_land_on_the_clicked_elements_at_two_widths(live, browser):
+    server, origin, (settings, site_id) = live
+
+    def wide(tab: Any) -> None:
+        for _ in range(3):
+            tab.click("#buy")
+        tab.mouse.wheel(0, 1500)
+        tab.wait_for_timeout(400)
+        tab.click("#menu")  # fixed header, page scrolled by 1500 px: its page y is ~1530
+
+    def narrow(tab: Any) -> None:
+        tab.click("#buy")
+        tab.click("#buy")
+        tab.mouse.wheel(0, 1200)
+        tab.wait_for_timeout(400)
+        tab.click("#menu")
+
+    visit(browser, origin, "/shop.html", 1280, wide)
+    visit(browser, origin, "/shop.html", 500, narrow)
+    clicks = wait_for(settings, lambda: list(HeatmapPoint.select().where(HeatmapPoint.kind == POINT_CLICK).dicts()),
+                      lambda rows: len(rows) >= 7)
+    assert len(clicks) == 7
+    menu_ys = sorted(c["y"] for c in clicks if c["selector"] == "#menu")
+    assert menu_ys[0] > 1000  # recorded page coordinates drifted far below the header…
+    snapshots = wait_for(settings, lambda: RecordingPageSnapshot.select().count(), lambda n: n >= 2)
+    assert snapshots >= 2, "the tracker stored no page snapshots"
+    roll_up(settings)
+
+    tab = dashboard(browser, server)
+    # Wide layout: Buy sits in the right column.
+    open_map(tab, server, site_id, url="/shop.html", kind="click", band="1280-1439")
+    assert int(tab.get_attribute("#heatmap-stage", "data-resolved")) == 4
+    buy = tab.evaluate(HEAT_AT, "#buy")
+    menu = tab.evaluate(HEAT_AT, "#menu")  # …but the anchored click is drawn on the header button
+    assert buy["x"] > 800 and buy["a"] > 100, buy
+    assert menu["y"] < 60 and menu["a"] > 50, menu
+    assert tab.evaluate(ALPHA_AT, [40, 1530]) == 0  # nothing where the raw coordinates pointed
+    assert tab.evaluate(ALPHA_AT, [300, 2600]) == 0
+    rows = tab.locator("#heatmap-elements tbody tr").all_inner_texts()
+    assert rows[0].split("\t")[:2] == ["#buy", "3"] and "75%" in rows[0]
+    screenshot(tab, "heatmap-click")
+
+    # Narrow layout: Buy moved under the text, to the left.
+    open_map(tab, server, site_id, url="/shop.html", kind="click", band="480-767")
+    buy = tab.evaluate(HEAT_AT, "#buy")
+    assert buy["x"] < 300 and buy["y"] > 500 and buy["a"] > 100, buy
+    assert tab.evaluate(HEAT_AT, "#menu")["a"] > 50
+    screenshot(tab, "heatmap-click-narrow")
+
+    # All widths together, with the download: a PNG of the same size as the canvas.
+    open_map(tab, server, site_id, url="/shop.html", kind="click")
+    with tab.expect_download() as info:
+        tab.click("#heatmap-download")
+    assert info.value.suggested_filename == "heatmap-click.png"
+    with open(info.value.path(), "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scroll_map_shows_the_share_reaching_each_depth(live, browser):
+    server, origin, (settings, site_id) = live
+
+    def scroller(fraction: float) -> Any:
+        def act(tab: Any) -> None:
+            height = tab.evaluate("document.documentElement.scrollHeight - innerHeight")
+            tab.evaluate(f"window.scrollTo(0, {int(height * fraction)})")
+            tab.wait_for_timeout(500)
+            tab.mouse.move(200, 200)
+            tab.mouse.move(600, 400, steps=8)
+        return act
+
+    for fraction in (0.0, 0.5, 1.0):
+        visit(browser, origin, "/long.html", 1280, scroller(fraction))
+    depths = wait_for(settings, lambda: sorted(p.max_scroll_pct for p in Pageview.select()),
+                      lambda d: len(d) == 3 and d[-1] == 100)
+    # 800 px of a 3,520 px page is visible at the top: 23 %, half way 61 %, the bottom 100 %.
+    assert depths[0] in range(20, 27) and depths[1] in range(57, 66) and depths[2] == 100, depths
+
+    tab = dashboard(browser, server)
+    open_map(tab, server, site_id, url="/long.html", kind="scroll")  # raw rows: not rolled up yet
+    data = tab.evaluate("fetch(document.getElementById('heatmap-stage').dataset.api).then(r => r.json())")
+    curve = {row["depth_pct"]: row["visitors_pct"] for row in data["scroll"]}
+    assert curve[0] == 100.0 and curve[20] == 100.0 and curve[30] == 66.7 and curve[70] == 33.3
+    assert curve[100] == 33.3 and data["views"] == 3
+    table = tab.locator("#heatmap-scroll-table tbody tr").all_inner_texts()
+    assert table[3].split("\t") == ["30%", "66.7%"]
+    height = int(tab.evaluate("document.getElementById('heatmap-canvas').height"))
+    assert tab.evaluate(ALPHA_AT, [600, 10]) > 0 and tab.evaluate(ALPHA_AT, [600, height - 5]) > 0
+    screenshot(tab, "heatmap-scroll")
+
+    roll_up(settings)
+    open_map(tab, server, site_id, url="/long.html", kind="move")
+    assert tab.evaluate("document.getElementById('heatmap-stage').dataset.resolved") == "0"
+    assert "movement points" in tab.inner_text("#heatmap-summary")
+    screenshot(tab, "heatmap-move")
