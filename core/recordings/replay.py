@@ -36,6 +36,7 @@ def player_data(session: Session) -> dict[str, Any]:
         extra.append({"t": store.naive_ms(tag.created_at), "kind": "tag", "label": tag.tag, "page": None})
     assets = store.asset_map(session.site_id, [item["pageview_id"] for item in items])
     for item in items:
+        item.pop("pointer", None)  # pointer data beside a full-page recording: the player does not use it
         if item["mode"] == "dom":
             item["events"] = [_local_assets(event, assets) for event in item["events"]]
     return {
