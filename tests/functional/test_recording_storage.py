@@ -85,6 +85,19 @@ def test_dom_chunks_are_ordered_idempotent_and_served_by_the_api(app, admin_clie
     assert session.has_recording
     items = recording(admin_client, session.id)
     assert [(i["mode"], i["url"]) for i in items] == [("dom", "https://www.example.com/pricing?plan=pro")]
+    assert set(items[0]) == {"pageview_id", "url", "mode", "events"}  # DESIGN.md §4, exactly
+    # The same through an API token; another site's user gets 404.
+    from core import accounts
+    from core.models import User
+
+    token, _row = accounts.create_api_token(User.get(User.username == "admin"), "test")
+    by_token = admin_client.get(f"/api/v1/sessions/{session.id}/recording",
+                                headers={"Authorization": f"Bearer {token}"}).json
+    assert by_token == {"items": items}
+    outsider = User.create(username="outsider", password_hash="x", level=0)
+    other, _row = accounts.create_api_token(outsider, "test")
+    admin_client.get(f"/api/v1/sessions/{session.id}/recording", headers={"Authorization": f"Bearer {other}"},
+                     status=404)
     events = items[0]["events"]
     assert [e["type"] for e in events] == [4, 2, 3, 3, 3]
     assert [e["data"].get("texts", [{}])[0].get("value") for e in events[2:]] == ["one", "two", "three"]
