@@ -295,9 +295,12 @@ def _raw_breakdown(database: Database, q: Query, dimension: str) -> dict[str, li
                                  fn.SUM(Pageview.active_ms))
                  .join(Session, on=(Pageview.session == Session.id)).where(where))
         if dimension == "exit":
+            # The last pageview(s) of each session: one grouped pass, joined back (a correlated
+            # MAX per row took 100x longer on 1 M sessions).
             last = Pageview.alias("last")
-            latest = (last.select(fn.MAX(last.started_at)).where(last.session == Pageview.session))
-            query = query.where(Pageview.started_at == latest)
+            ends = (last.select(last.session.alias("sid"), fn.MAX(last.started_at).alias("at"))
+                    .join(Session, on=(last.session == Session.id)).where(where).group_by(last.session))
+            query = query.join(ends, on=((ends.c.sid == Pageview.session) & (ends.c.at == Pageview.started_at)))
         for path, sessions, pageviews, bounces, active in query.group_by(Pageview.path).tuples():
             _add(out, path, int(sessions), int(pageviews), int(bounces or 0), int(active or 0))  # ms
         return out
