@@ -5,7 +5,7 @@ collected batch ids. Frozen copies of the schema as of this migration.
 import peewee
 from playhouse.migrate import SchemaMigrator
 
-from core.models.base import JSONField
+from core.models.base import JSONField, MediumBlobField
 
 
 def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
@@ -152,7 +152,7 @@ def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
         first_t = peewee.BigIntegerField()
         last_t = peewee.BigIntegerField()
         size = peewee.IntegerField()
-        data = peewee.BlobField()
+        data = MediumBlobField()
 
         class Meta:
             table_name = "recording_chunks"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import peewee
 
-from .base import BaseModel, JSONField
+from .base import BaseModel, JSONField, MediumBlobField
 from .site import Site
 
 DEVICE_CLASSES = ("desktop", "tablet", "mobile")
@@ -151,7 +151,7 @@ class RecordingChunk(BaseModel):
     first_t = peewee.BigIntegerField()  # ms epoch of the first event
     last_t = peewee.BigIntegerField()
     size = peewee.IntegerField()  # compressed bytes
-    data = peewee.BlobField()
+    data = MediumBlobField()  # a big pointer or DOM chunk must not hit MySQL's 64 KB BLOB
 
     class Meta:
         table_name = "recording_chunks"

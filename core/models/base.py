@@ -24,6 +24,12 @@ class JSONField(peewee.TextField):
         return None if value is None else json.loads(value)
 
 
+class MediumBlobField(peewee.BlobField):
+    """Up to 16 MB on MySQL, where a plain BLOB stops at 64 KB; SQLite takes any type name."""
+
+    field_type = "MEDIUMBLOB"
+
+
 class BaseModel(peewee.Model):
     class Meta:
         legacy_table_names = False

@@ -11,14 +11,8 @@ import peewee
 
 from .accounts import User
 from .analytics import Pageview, Session
-from .base import BaseModel, utcnow
+from .base import BaseModel, MediumBlobField, utcnow
 from .site import Site
-
-
-class MediumBlobField(peewee.BlobField):
-    """Up to 16 MB on MySQL (a plain BLOB stops at 64 KB); SQLite reads it as a BLOB."""
-
-    field_type = "MEDIUMBLOB"
 
 
 class RecordingSnapshot(BaseModel):

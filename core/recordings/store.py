@@ -34,7 +34,7 @@ ASSET_PATH = "/replay/asset/"
 # Each mode numbers its chunks in its own range, so the flusher's pointer chunks (1, 2, …) and
 # full-page chunks (1,000,001, …) of one pageview never take each other's seq.
 SEQ_BASE = {"pointer": 0, "dom": 1_000_000}
-MAX_CHUNK_BYTES = 60_000  # recording_chunks.data is a BLOB: 64 KB on MySQL
+MAX_CHUNK_BYTES = 60_000  # small chunks keep the player loading a long page incrementally
 log = logging.getLogger("uxwizz.recordings")
 
 
@@ -59,7 +59,7 @@ def write_chunk(*, site_id: int, session_id: int, pageview_id: int, mode: str,
                 events: list[dict[str, Any]], time_key: str) -> bool:
     """Append one ordered chunk at the pageview's next seq; False when the same one is stored.
 
-    A chunk that would not fit the column (64 KB on MySQL) is split in time order.
+    A chunk over MAX_CHUNK_BYTES compressed is split in time order.
     """
     data = encode_events(events)
     if len(data) > MAX_CHUNK_BYTES and len(events) > 1:
