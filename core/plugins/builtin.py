@@ -49,9 +49,11 @@ class CliPlugin:
 
 def builtin_plugins() -> list[tuple[str, object]]:
     """(name, plugin) for every built-in part, in mounting order."""
+    from core import dashboard
+
     plugins: list[tuple[str, object]] = [
         (f"builtin.{path.rsplit('.', 1)[1]}", ModulePlugin(path)) for path in CORE_MODULES
     ]
-    plugins += [("builtin.dashboard", ModulePlugin("core.dashboard"))]
+    plugins += [(f"builtin.dashboard.{path.rsplit('.', 1)[1]}", ModulePlugin(path)) for path in dashboard.MODULES]
     plugins += [("builtin.menu", MenuPlugin()), ("builtin.cli", CliPlugin())]
     return plugins

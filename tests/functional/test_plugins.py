@@ -642,10 +642,13 @@ def test_built_in_parts_are_plugins_on_the_same_hooks(make_app, plugin_root):
     builtins = [info.name for info in manager.active() if info.builtin]
     assert builtins == active[:-1]
     assert {"builtin.health", "builtin.tracker_assets", "builtin.ingest"} <= set(builtins)
-    dashboard = [name for name in builtins if name.startswith("builtin.dashboard")]
-    assert dashboard
+    from core import dashboard
+
+    modules = [f"builtin.dashboard.{path.rsplit('.', 1)[1]}" for path in dashboard.MODULES]
+    assert "builtin.dashboard.home" in modules and "builtin.dashboard.api" in modules
+    assert [name for name in builtins if name.startswith("builtin.dashboard.")] == modules  # each its own plugin
     hooks = [impl.plugin_name for impl in manager.pm.hook.uxwizz_routes.get_hookimpls()]
-    assert set(dashboard) <= set(hooks)
+    assert set(modules) <= set(hooks)
     assert "builtin.menu" in [impl.plugin_name for impl in manager.pm.hook.uxwizz_menu_links.get_hookimpls()]
     client = client_of(app)
     labels = [a.text for a in client.get("/").html.select("nav.menu a")]
