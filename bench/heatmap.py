@@ -187,7 +187,7 @@ def heatmap_bench(db_url: str | None, runs: int, keep: bool = False) -> None:
     records = sum(len(grids.decode(d, grids.ANCHOR if k == grids.ANCHORS else grids.CELL)) for k, d in rows)
     size = sum(len(d) for _k, d in rows)
     print(f"[{label}] rollup --rebuild of {total:,} points: {seconds:.1f} s ({total / seconds:,.0f} points/s); "
-          f"{len(rows)} grid rows, {records:,} records, {size / 1e6:.1f} MB compressed — {summary}")
+          f"{len(rows)} grid rows, {records:,} records, {size / 1e6:.1f} MB stored — {summary}")
 
     today = dt.date.today()
     month = Query(site.id, site.timezone, today - dt.timedelta(days=DAYS), today)

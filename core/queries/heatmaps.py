@@ -12,6 +12,7 @@ dashboard player uses (`total`, `anchors`, `rage`, `views`, `pages`).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -173,10 +174,19 @@ def _raw_points(query: Query, flt: HeatmapFilter, paths: list[str], kinds: list[
     P = HeatmapPoint
     bands = flt.bands
     if session_ids is None and _short_tail(P, since):
-        wanted, kind_set = set(paths), set(kinds)
-        return [r for r in point_rows(P.select().where(P.id > since)).tuples()
-                if r[1] == query.site_id and r[2] in wanted and r[3] in kind_set and low <= r[4] < high
-                and (not flt.device or r[11] == flt.device) and (bands is None or width_band(r[10]) in bands)]
+        # `site_id + 0`, `kind + 0`: expressions no index can serve, on both engines, so the
+        # primary key range drives the scan. Raw cursor rows: peewee's per-value conversion
+        # would cost more than the whole query.
+        tail = point_rows(P.select().where((P.id > since) & ((P.site + 0) == query.site_id) & ((P.kind + 0) << kinds)
+                                           & (P.occurred_at >= low) & (P.occurred_at < high)))
+        wanted = set(paths)
+        rows = []
+        for r in P._meta.database.execute_sql(*tail.sql()):
+            if r[2] in wanted and (not flt.device or r[11] == flt.device) and (
+                    bands is None or width_band(r[10]) in bands):
+                at = r[4] if isinstance(r[4], dt.datetime) else dt.datetime.fromisoformat(r[4])
+                rows.append((*r[:4], at, *r[5:]))
+        return rows
     cond = ((P.site == query.site_id) & (P.path << paths) & (P.kind << kinds)
             & (P.occurred_at >= low) & (P.occurred_at < high))
     if since:
