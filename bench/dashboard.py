@@ -1,0 +1,146 @@
+"""Dashboard queries over 1 M sessions / ~5 M pageviews on SQLite: seed, roll up, measure p50/p95.
+
+1. Seeds one site with `uxwizz.py seed`'s generator (30 days, ~4.7 pageviews per session), timed,
+   and rebuilds the daily rollups (`rollups` job, `--rebuild`), timed. The seeded database is cached
+   in bench/.cache/dashboard/ (delete it, or pass --reseed, to start again).
+2. Measures p50/p95 (default 15 runs each, after one warm-up) of what the dashboard asks for on the
+   default range (last 14 days): the overview numbers with the previous period, the daily series,
+   the main breakdowns, the first page of the sessions list (default sort and by duration), visitors
+   online, and the events and tags reports. Baseline in the same run: the overview, series and
+   breakdowns on the raw tables (a no-op segment filter forces the raw path), so the rollups' gain
+   shows as a ratio. Target (DESIGN.md §6): p95 <= 300 ms for the overview and sessions list.
+
+Run: .venv/bin/python bench/dashboard.py [--sessions 1000000] [--runs 15] [--reseed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from core import migrations  # noqa: E402
+from core.cli.progress import ProgressBar  # noqa: E402
+from core.db import open_database  # noqa: E402
+from core.models import Pageview, Session, Site  # noqa: E402
+from core.queries import reports, rollups, sessions, stats  # noqa: E402
+from core.queries.query import parse_site_query  # noqa: E402
+from core.seed import SeedPlan, seed_site  # noqa: E402
+
+CACHE = os.path.join(ROOT, "bench", ".cache", "dashboard")
+TARGET_MS = 300.0
+
+
+def seeded_database(count: int, reseed: bool) -> tuple[Any, Site]:
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, f"dashboard-{count}.db")
+    if reseed:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    fresh = not os.path.exists(path)
+    database = open_database(f"sqlite:///{path}")
+    migrations.migrate_up(database.db)
+    site = Site.get_or_none(Site.domain == "bench.example")
+    if fresh or site is None or not Session.select().where(Session.site == site.id).exists():
+        site = site or Site.create(domain="bench.example", name="Bench", settings={})
+        plan = SeedPlan(sessions=count, days=30, batch_size=5000,
+                        end=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0))
+        started = time.perf_counter()
+        result = seed_site(database.db, site, plan, progress=ProgressBar("seed").update)
+        seconds = time.perf_counter() - started
+        rows = (result.sessions + result.pageviews + result.events + result.tags + result.points + result.chunks)
+        print(f"\nseeded {result.sessions:,} sessions, {result.pageviews:,} pageviews, {result.events:,} events, "
+              f"{result.tags:,} tags, {result.points:,} heatmap points, {result.chunks:,} recording chunks "
+              f"in {seconds:.0f} s ({result.sessions / seconds:,.0f} sessions/s, {rows / seconds:,.0f} rows/s)")
+        started = time.perf_counter()
+        days = rollups.rebuild_site(database.db, site.id, progress=ProgressBar("rollups").update)
+        print(f"\nrolled up {days} days in {time.perf_counter() - started:.0f} s")
+    else:
+        # Keep "today" rolled: the cache may be days old, so roll the recent days as the job would.
+        started = time.perf_counter()
+        days = rollups.rebuild_site(database.db, site.id, rebuild=False)
+        print(f"cached database {path}; rolled {days} recent/missing day(s) in {time.perf_counter() - started:.1f} s")
+    return database, site
+
+
+def measure(runs: int, fn: Callable[[], Any]) -> tuple[float, float]:
+    fn()  # warm-up: page cache, statement cache
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    return statistics.median(times), p95
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--reseed", action="store_true")
+    args = parser.parse_args()
+
+    database, site = seeded_database(args.sessions, args.reseed)
+    total = Session.select().where(Session.site == site.id).count()
+    views = Pageview.select().where(Pageview.site == site.id).count()
+    q = parse_site_query(site.id, site.timezone, {})  # the default: last 14 days
+    raw = parse_site_query(site.id, site.timezone, {"min_pages": "0"})  # same rows, raw path
+    segment = parse_site_query(site.id, site.timezone, {"country": "DE", "device": "desktop"})
+    in_range = stats.totals(database, q)["sessions"]
+    print(f"\n{total:,} sessions, {views:,} pageviews in the database; {in_range:,} sessions in the default "
+          f"range {q.start}..{q.end}; {args.runs} runs each\n")
+
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any] | None, bool]] = [
+        ("overview (numbers + previous period)", lambda: stats.overview(database, q),
+         lambda: stats.overview(database, raw), True),
+        ("daily series", lambda: stats.timeseries(database, q, "day"),
+         lambda: stats.timeseries(database, raw, "day"), True),
+        ("weekly series", lambda: stats.timeseries(database, q, "week"), None, False),
+        ("sessions list, newest first", lambda: sessions.list_sessions(database, q, limit=50), None, True),
+        ("sessions list, by duration", lambda: sessions.list_sessions(database, q, sort="duration", limit=50),
+         None, False),
+        ("sessions list, page 100", lambda: sessions.list_sessions(database, q, limit=50, offset=4950), None, False),
+        ("visitors online", lambda: stats.online_now(database, site.id), None, False),
+    ]
+    for dimension in ("page", "entry", "exit", "referrer_domain", "country", "browser", "device", "utm_campaign"):
+        cases.append((f"breakdown: {dimension}", (lambda d=dimension: stats.breakdown(database, q, d)),
+                      (lambda d=dimension: stats.breakdown(database, raw, d)), True))
+    cases += [
+        ("overview, segment country+device (raw)", lambda: stats.overview(database, segment), None, False),
+        ("sessions list, segment", lambda: sessions.list_sessions(database, segment, limit=50), None, False),
+        ("events report", lambda: reports.events_report(database, q, "day"), None, False),
+        ("tags report", lambda: reports.tags_report(database, q, "day"), None, False),
+    ]
+    print(f"{'query':<42} {'p50 ms':>9} {'p95 ms':>9} {'raw p50':>9} {'raw p95':>9} {'speed-up':>9}  target")
+    failed = []
+    for name, fn, baseline, targeted in cases:
+        p50, p95 = measure(args.runs, fn)
+        if baseline is not None:
+            b50, b95 = measure(3, baseline)  # raw reads take seconds at 1 M sessions: 3 runs
+            extra = f"{b50:9.1f} {b95:9.1f} {b95 / p95:8.1f}x"
+        else:
+            extra = f"{'':>9} {'':>9} {'':>9}"
+        mark = ""
+        if targeted:
+            mark = "ok" if p95 <= TARGET_MS else "OVER"
+            if p95 > TARGET_MS:
+                failed.append(name)
+        print(f"{name:<42} {p50:9.1f} {p95:9.1f} {extra}  {mark}")
+    database.close()
+    print(f"\ntargeted queries over {TARGET_MS:.0f} ms p95: {', '.join(failed) if failed else 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
