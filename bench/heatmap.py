@@ -349,6 +349,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-heatmap", action="store_true")
     parser.add_argument("--skip-retention", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true", help="with --mysql: only the MariaDB heatmap run")
     parser.add_argument("--mysql", metavar="URL", help="also run on this (empty, throw-away) MariaDB database")
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--keep-rollups", action="store_true", help="skip the timed rebuild when rollups are current")
@@ -356,7 +357,8 @@ def main() -> int:
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} "
           "(other work on this machine inflates wall times; CPU times are the query's own)", flush=True)
     if not args.skip_heatmap:
-        heatmap_bench(None, args.runs, args.keep_rollups)
+        if not args.skip_sqlite:
+            heatmap_bench(None, args.runs, args.keep_rollups)
         if args.mysql:
             heatmap_bench(args.mysql, args.runs, args.keep_rollups)
     if not args.skip_retention:
