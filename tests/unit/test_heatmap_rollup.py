@@ -237,3 +237,19 @@ def test_grid_arrays_round_trip_merge_and_sum_sparse_pages():
     anchors = grids.anchors_from_counts({("#a", 0, 4, 1, 2): [3, 1], ("#b", 0, 4, 1, 2): [1, 0]}, names)
     assert names == ["#a", "#b"] and grids.merge_anchors([anchors, anchors])["n"].tolist() == [6, 2]
     assert np.array_equal(grids.merge_anchors([anchors])["rage"], [1, 0])
+
+
+def test_rage_bursts_on_bogus_floods_stay_linear_and_exact():
+    from core.heatmaps.rollup import rage_bursts
+
+    at = dt.datetime(2026, 6, 6, 8, 0, 0)
+    # 3,000 clicks in one second on one spot (a flood, not a person): each burst takes in the next
+    # RAGE_LOOKAHEAD clicks at most, so the scan stays linear and the count bounded.
+    flood = [(i, 1, "/p", POINT_CLICK, at, 10, 10, "#b", 0.5, 0.5, 1280, "desktop", 7) for i in range(3000)]
+    assert len(rage_bursts([flood])) == -(-3000 // 41)
+    # Two clicks, then a third 1.5 s later, or 50 px away: no rage.
+    calm = [(1, 1, "/p", POINT_CLICK, at, 10, 10, "#b", 0.5, 0.5, 1280, "desktop", 8),
+            (2, 1, "/p", POINT_CLICK, at + dt.timedelta(milliseconds=400), 12, 10, "#b", 0.5, 0.5, 1280, "desktop", 8),
+            (3, 1, "/p", POINT_CLICK, at + dt.timedelta(milliseconds=1500), 11, 10, "#b", 0.5, 0.5, 1280, "desktop", 8),
+            (4, 1, "/p", POINT_CLICK, at + dt.timedelta(milliseconds=500), 60, 10, "#b", 0.5, 0.5, 1280, "desktop", 8)]
+    assert rage_bursts([calm]) == []
