@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import peewee
 
-from .base import BaseModel
+from .base import BaseModel, MediumBlobField
 from .site import Site
 
 
@@ -25,10 +25,6 @@ class HeatmapPage(BaseModel):
     class Meta:
         table_name = "heatmap_pages"
         indexes = ((("site", "page_key"), True),)
-
-
-class MediumBlobField(peewee.BlobField):
-    field_type = "MEDIUMBLOB"  # MySQL BLOB stops at 64 KB; SQLite takes any type name
 
 
 class HeatmapGrid(BaseModel):
