@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.i18n import _
@@ -25,8 +26,9 @@ BUILTIN_LINKS = [
 ]
 
 
-def build_menu(extra: list[MenuLink]):  # type: ignore[no-untyped-def]
-    links = sorted([*BUILTIN_LINKS, *extra], key=lambda link: (link.order, link.label))
+def build_menu(links: list[MenuLink]) -> Callable[[User], list[MenuLink]]:
+    """The top menu: every link from every plugin (built-ins included), ordered, filtered by level."""
+    links = sorted(dict.fromkeys(links), key=lambda link: (link.order, link.label))
 
     def for_user(user: User) -> list[MenuLink]:
         return [link for link in links if allows(user.level, link.permission)]

@@ -8,7 +8,7 @@ import bottle
 
 from core import retention, sites
 from core.context import AppContext
-from core.dashboard.menu import MenuLink, build_menu
+from core.dashboard.menu import MenuLink
 from core.dashboard.render import flash, render
 from core.i18n import _
 from core.models import KeyValue, Site
@@ -30,9 +30,9 @@ def _size(n: int) -> str:
 
 def register(app: bottle.Bottle, ctx: AppContext) -> None:
     retention.register(ctx)
-    links = ctx.services.setdefault("extra_menu_links", [])
-    links.append(MenuLink(_("Retention"), "/settings/retention", "manage_sites", 70))
-    ctx.services["menu"] = build_menu(links)  # the menu was built before this link existed
+    # The plugin manager builds the menu after every part registered, extra links included.
+    ctx.services.setdefault("extra_menu_links", []).append(
+        MenuLink(_("Retention"), "/settings/retention", "manage_sites", 70))
 
     @app.get("/settings/retention", permission="manage_sites")
     def retention_page() -> Any:

@@ -15,6 +15,7 @@ from core.dashboard.render import render
 from core.dashboard.stats_common import csv_response, helpers, invalid_query_page, site_query
 from core.i18n import _
 from core.models import Site
+from core.plugins.panels import render_panels
 from core.queries import rollups, stats
 
 OVERVIEW_TABLES = (
@@ -108,6 +109,7 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
             chart=chart_json(series, metric), tables=tables, online=stats.online_now(database, site.id),
             metric_labels=METRIC_LABELS, unit_labels=UNIT_LABELS, dimension_display=dimension_display,
             filter_value=filter_value, dimension_filter=DIMENSION_FILTER,
+            panels=render_panels(ctx, q, site),
         )
 
     @app.get("/sites/<site_id:int>/breakdown/<dimension>", permission="view")

@@ -15,7 +15,7 @@ from .analytics import (
     Session,
     SessionTag,
 )
-from .base import BaseModel, JSONField, utcnow
+from .base import BaseModel, JSONField, MediumBlobField, utcnow
 from .experiments import EXPERIMENT_MODELS, AbTest, AbVariant, Goal
 from .heatmaps import HEATMAP_MODELS
 from .keyvalue import KeyValue
@@ -43,5 +43,6 @@ def bind_models(db: peewee.Database) -> None:
 __all__ = [
     "ALL_MODELS", "ANALYTICS_MODELS", "AbTest", "AbVariant", "Goal", "CollectBatch", "Event", "HeatmapPoint", "Pageview",
     "RecordingChunk", "Session", "SessionTag", "ApiToken", "BaseModel", "JSONField", "KeyValue", "LoginSession", "Site",
-    "SiteAccess", "User", "bind_models", "register_models", "utcnow",
+    "SiteAccess", "User", "bind_models", "register_models", "utcnow", "DailyBreakdown", "DailyStat", "Segment",
+    "WatchedSession", "MediumBlobField",
 ]

@@ -11,7 +11,7 @@ import peewee
 
 def utcnow() -> dt.datetime:
     """Naive UTC, second precision: what both engines store identically."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 class JSONField(peewee.TextField):

@@ -13,7 +13,7 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -217,7 +217,9 @@ class PluginManager:
                 continue
             self._apply(staged, ctx)
         self._set_loader(ctx, base_loader)  # failed plugins' templates must not stay reachable
-        ctx.services["menu"] = _menu(self.menu_links + list(ctx.services.get("extra_menu_links", [])))
+        from core.dashboard.menu import build_menu
+
+        ctx.services["menu"] = build_menu(self.menu_links + list(ctx.services.get("extra_menu_links", [])))
         ctx.shutdown_hooks.append(lambda: self.shutdown(ctx))
 
     def _stage(self, info: PluginInfo, app: bottle.Bottle, ctx: AppContext) -> _Staged:
@@ -381,16 +383,6 @@ def _guarded_step(plugin: str, step: Any) -> Any:
     return replace(step, name=f"{plugin}:{step.name}", func=guarded)
 
 
-def _menu(links: Iterable[Any]) -> Callable[[Any], list[Any]]:
-    """The top menu: every link from every plugin, ordered, filtered by the user's level."""
-    from core.permissions import allows
-
-    ordered = sorted(dict.fromkeys(links), key=lambda link: (link.order, link.label))
-
-    def for_user(user: Any) -> list[Any]:
-        return [link for link in ordered if allows(user.level, link.permission)]
-
-    return for_user
 
 
 def plugin_manager(settings: Settings | None) -> PluginManager:

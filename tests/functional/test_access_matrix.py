@@ -294,7 +294,7 @@ def test_ids_too_large_for_the_database_are_404_not_500(app):
     assert int_routes
     for route in int_routes:
         url = re.sub(r"<\w+:int>", "99999999999999999999", route.rule)
-        url = _ARG.sub(lambda m: str(filler_for(route.rule, m.group(1)).make(Fill(user))), url)
+        url = _ARG.sub(lambda m, rule=route.rule: str(filler_for(rule, m.group(1)).make(Fill(user))), url)
         response = send(client, route.method, url, api=True, csrf=None,
                         headers={"Authorization": f"Bearer {token}"})
         assert response.status_int == 404, f"{route.method} {url} -> {response.status}"

@@ -213,3 +213,11 @@ def test_panels_come_in_their_declared_order(app):
     admin_user = User.get(User.username == ADMIN_USER)
     assert [p.plugin for p in render_panels(app.ctx, query_for(), site, user=admin_user)] == [
         "404_pages", "feedback_polls"]
+
+
+def test_overview_page_shows_the_plugin_panels(app, admin):
+    answer("Was this page useful?", "Yes", 3)
+    page = admin.get("/sites/1/overview", {"from": "2026-11-01", "to": "2026-11-10"})
+    panels = page.html.select("section.panels article.panel")
+    assert [p["data-plugin"] for p in panels] == ["404_pages", "feedback_polls"]
+    assert "Was this page useful?" in panels[1].text and "3 answers" in panels[1].text

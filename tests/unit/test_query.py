@@ -6,7 +6,7 @@ import pytest
 
 from core.queries.query import Query, QueryError, parse_query
 
-NOW = dt.datetime(2026, 3, 29, 12, 0, tzinfo=dt.timezone.utc)  # the day Europe/Berlin moves to CEST
+NOW = dt.datetime(2026, 3, 29, 12, 0, tzinfo=dt.UTC)  # the day Europe/Berlin moves to CEST
 
 
 def test_default_range_is_the_last_14_days_in_the_site_zone():
@@ -15,7 +15,7 @@ def test_default_range_is_the_last_14_days_in_the_site_zone():
 
 
 def test_late_evening_utc_is_already_tomorrow_in_tokyo():
-    late = dt.datetime(2026, 3, 29, 20, 0, tzinfo=dt.timezone.utc)
+    late = dt.datetime(2026, 3, 29, 20, 0, tzinfo=dt.UTC)
     assert parse_query(1, "Asia/Tokyo", {}, now=late).end == dt.date(2026, 3, 30)
 
 

@@ -14,6 +14,7 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     api_spec(ctx)  # created before any resource adds to it
     for module in (openapi, me, sites, users, recordings, heatmaps, goals, abtests):
         module.register(app, ctx)
-    from core.dashboard.api import sessions as api_sessions, stats as api_stats
+    from core.dashboard.api import sessions as api_sessions
+    from core.dashboard.api import stats as api_stats
     api_stats.register(app, ctx)
     api_sessions.register(app, ctx)
