@@ -95,11 +95,14 @@ def enforce_site(db: peewee.Database, site: Site, now: dt.datetime, removed: Cou
             advance(len(ids))
         from core.heatmaps.rollup import forget_days_before
 
+        from core.queries import rollups
+
         max_age = (now - cutoff).days
+        first_kept = today_in(site.timezone or "UTC", now.replace(tzinfo=dt.UTC)) - dt.timedelta(days=max_age)
         with db.atomic():
-            removed["heatmap_rollup_rows"] += forget_days_before(
-                site.id, today_in(site.timezone or "UTC", now.replace(tzinfo=dt.UTC))
-                - dt.timedelta(days=max_age))
+            # Aggregates outlive sessions removed by the cap, but not the age limit.
+            removed["heatmap_rollup_rows"] += forget_days_before(site.id, first_kept)
+            removed["stats_rollup_rows"] += rollups.forget_days_before(site.id, first_kept)
     left = over_cap
     while left > 0:
         ids = _oldest(site.id, min(BATCH_SESSIONS, left))

@@ -156,6 +156,12 @@ def invalidate(site_id: int, moments: Iterable[dt.datetime], timezone: str) -> i
     return DailyStat.delete().where((DailyStat.site == site_id) & DailyStat.day.in_(sorted(days))).execute()
 
 
+def forget_days_before(site_id: int, day: dt.date) -> int:
+    """Drop the site's statistics rollups of days before `day` (retention's age limit)."""
+    DailyBreakdown.delete().where((DailyBreakdown.site == site_id) & (DailyBreakdown.day < day)).execute()
+    return DailyStat.delete().where((DailyStat.site == site_id) & (DailyStat.day < day)).execute()
+
+
 def rollup_job(ctx: Any, *, rebuild: bool = False, progress: Progress | None = None) -> str:
     """The scheduled job: roll recent days and back-fill missing ones for every site."""
     db = ctx.database.db

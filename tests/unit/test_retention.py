@@ -125,3 +125,29 @@ def test_storage_estimate_counts_rows(app):
     info = retention.site_storage(site)
     assert (info["sessions"], info["pageviews"], info["events"], info["heatmap_points"]) == (2, 2, 2, 6)
     assert info["recording_bytes"] == 6 and info["bytes"] > 6
+
+
+def test_statistics_rollups_outlive_the_cap_but_not_the_age_limit(app):
+    from core.models import DailyStat
+    from core.queries import rollups
+
+    capped = make_site("capstats.example")
+    sites.update_site(capped, settings={"max_sessions": 1})
+    aged = make_site("agestats.example")
+    sites.update_site(aged, settings={"max_age_days": 10})
+    sessions_at(capped, [3, 2])
+    sessions_at(aged, [20, 2])
+    for site in (capped, aged):
+        for day in (dt.date(2026, 11, 10), dt.date(2026, 11, 27), dt.date(2026, 11, 28)):
+            rollups.roll_day(app.ctx.database.db, site, day, now=NOW)
+
+    def rolled_sessions(site) -> dict:
+        rows = DailyStat.select().where(DailyStat.site == site.id)
+        return {row.day: row.sessions for row in rows if row.sessions}
+
+    assert rolled_sessions(capped) == {dt.date(2026, 11, 27): 1, dt.date(2026, 11, 28): 1}
+    assert rolled_sessions(aged) == {dt.date(2026, 11, 10): 1, dt.date(2026, 11, 28): 1}
+    retention.run_retention(app.ctx, now=NOW)
+    assert Session.select().where(Session.site == capped.id).count() == 1
+    assert rolled_sessions(capped) == {dt.date(2026, 11, 27): 1, dt.date(2026, 11, 28): 1}  # history kept
+    assert rolled_sessions(aged) == {dt.date(2026, 11, 28): 1}  # the 20-day-old day is forgotten
