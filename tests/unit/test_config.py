@@ -106,3 +106,10 @@ def test_example_ini_parses_and_mentions_every_setting(tmp_path):
     path = write(tmp_path / "config.ini", uncommented.replace("secret_key =", "secret_key = " + SECRET)
                  .replace("url =", "url = sqlite:///x.db"))
     assert load_settings(path, environ={})["server.port"] == 8080
+
+
+def test_every_setting_is_documented_in_docs_configuration():
+    with open(os.path.join(PROJECT_ROOT, "docs", "configuration.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    missing = [spec.name for spec in REGISTRY if f"`{spec.name}`" not in text or spec.env not in text]
+    assert missing == [], f"add these settings to docs/configuration.md: {missing}"
