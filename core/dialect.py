@@ -6,8 +6,6 @@ explain a connection failure in words, take a cross-process lock, bucket timesta
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ import peewee
 from playhouse.pool import PooledMySQLDatabase
 from playhouse.shortcuts import ReconnectMixin
 
+from core.filelock import try_lock, unlock
 from core.i18n import _
 
 
@@ -188,19 +187,10 @@ class SqliteDialect(Dialect):
 
     def acquire_lock(self, db: peewee.Database, name: str, data_dir: str) -> Any:
         os.makedirs(data_dir, exist_ok=True)
-        handle = open(os.path.join(data_dir, f".{name}.lock"), "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            handle.close()
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                return None
-            raise
-        return handle
+        return try_lock(os.path.join(data_dir, f".{name}.lock"))
 
     def release_lock(self, db: peewee.Database, handle: Any) -> None:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        unlock(handle)
 
     def day_expr(self, column: Any) -> Any:
         return peewee.fn.strftime("%Y-%m-%d", column)

@@ -94,7 +94,6 @@ def enforce_site(db: peewee.Database, site: Site, now: dt.datetime, removed: Cou
             deleted += len(ids)
             advance(len(ids))
         from core.heatmaps.rollup import forget_days_before
-
         from core.queries import rollups
 
         max_age = (now - cutoff).days

@@ -12,6 +12,8 @@ from typing import Any
 
 import bottle
 
+from core.ipaddr import normalize_ip
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DASHBOARD_CSP = (
@@ -29,27 +31,17 @@ def parse_networks(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(text.strip().strip("[]"))
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
-
-
 def client_ip(environ: dict[str, Any], trusted: tuple[IPNetwork, ...]) -> str:
     """The visitor's IP: REMOTE_ADDR, or X-Forwarded-For walked right to left past trusted proxies.
 
     Bottle's `request.remote_addr` believes X-Forwarded-For from anyone; this does not.
     """
-    remote = _ip(environ.get("REMOTE_ADDR", "")) or ipaddress.ip_address("0.0.0.0")
+    remote = normalize_ip(environ.get("REMOTE_ADDR", "")) or ipaddress.ip_address("0.0.0.0")
     if not trusted or not any(remote in net for net in trusted):
         return str(remote)
     hops = [h for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
     for hop in reversed(hops):
-        address = _ip(hop)
+        address = normalize_ip(hop)
         if address is None:
             break  # a garbled hop: trust nothing further left
         if not any(address in net for net in trusted):
@@ -61,7 +53,7 @@ def client_ip(environ: dict[str, Any], trusted: tuple[IPNetwork, ...]) -> str:
 def is_https(environ: dict[str, Any], trusted: tuple[IPNetwork, ...]) -> bool:
     if environ.get("wsgi.url_scheme") == "https":
         return True
-    remote = _ip(environ.get("REMOTE_ADDR", ""))
+    remote = normalize_ip(environ.get("REMOTE_ADDR", ""))
     from_proxy = remote is not None and any(remote in net for net in trusted)
     return from_proxy and environ.get("HTTP_X_FORWARDED_PROTO", "").lower() == "https"
 

@@ -7,7 +7,6 @@ ip-location-db records (`{"country_code", "state1", "city"}`).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import shutil
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import maxminddb
+
+from core.ipaddr import normalize_ip
 
 log = logging.getLogger("uxwizz.geo")
 
@@ -70,16 +71,6 @@ def install_default_database(data_dir: str, node_modules: str) -> str | None:
     shutil.copyfile(source, partial)
     os.replace(partial, target)  # never leave a half-copied .mmdb for the next start to pick
     return target
-
-
-def normalize_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(text.strip().strip("[]"))
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
 
 
 def _name(node: Any) -> str:

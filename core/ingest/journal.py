@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from core.filelock import try_lock
+
 log = logging.getLogger("uxwizz.journal")
 SEGMENT_SUFFIX = ".jsonl"
 
@@ -92,20 +94,9 @@ class Journal:
 
     # -- slots ------------------------------------------------------------------------------------
 
-    def _try_lock(self, path: str) -> Any:
-        handle = open(path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            handle.close()
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                return None
-            raise
-        return handle
-
     def _claim_slot(self, max_slots: int) -> str:
         for n in range(max_slots):
-            handle = self._try_lock(os.path.join(self.root, f"slot-{n}.lock"))
+            handle = try_lock(os.path.join(self.root, f"slot-{n}.lock"))
             if handle is not None:
                 self._slot_lock = handle
                 path = os.path.join(self.root, f"slot-{n}")
@@ -135,7 +126,7 @@ class Journal:
             directory = os.path.join(self.root, f"slot-{n}")
             if directory == self.slot_dir or not self._segments_in(directory):
                 continue
-            handle = self._try_lock(os.path.join(self.root, f"slot-{n}.lock"))
+            handle = try_lock(os.path.join(self.root, f"slot-{n}.lock"))
             if handle is None:
                 continue  # a live process owns it
             self._adopted_locks.append(handle)
