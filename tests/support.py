@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,3 +78,72 @@ class LiveServer:
                 return handle.read()[-5000:]
         except OSError:
             return ""
+
+
+class PageOrigin:
+    """A second web origin for browser tests, so the tracker runs cross-origin as on a real site.
+
+    `respond(path)` (path with query string) returns `(body, content type)`, or None for a 404.
+    Pages are served as `http://<host>:<port>` with `host` other than the server's 127.0.0.1.
+    """
+
+    def __init__(self, respond: Callable[[str], tuple[bytes, str] | None], host: str = "localhost"):
+        self.port = free_port()
+        self.host = host
+        self.hits: list[str] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                outer.hits.append(self.path)
+                answer = respond(self.path)
+                if answer is None:
+                    self.send_error(404)
+                    return
+                body, kind = answer
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+HTML = "text/html; charset=utf-8"
+
+
+def query_db(db_url: str, base_dir: str, fn: Callable[[], Any]) -> Any:
+    """Run fn() against the database a live server writes to (its own connection, closed after)."""
+    from core.db import open_database
+
+    database = open_database(db_url, base_dir)
+    try:
+        with database.db.connection_context():
+            return fn()
+    finally:
+        database.close()
+
+
+def wait_db(db_url: str, base_dir: str, fn: Callable[[], Any], ok: Callable[[Any], bool],
+            timeout: float = 10.0) -> Any:
+    """Poll until ok(fn()): a live server answers 202 first and writes its rows within about a second."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = query_db(db_url, base_dir, fn)
+        if ok(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.25)

@@ -4,11 +4,8 @@ snapshot and the hot spots sit on the clicked elements at both widths (canvas pi
 
 from __future__ import annotations
 
-import http.server
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +18,7 @@ from core.models.recordings import RecordingPageSnapshot
 from core.sites import create_site, update_site
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.e2e.conftest import screenshot
-from tests.support import PROJECT_ROOT, LiveServer, free_port
+from tests.support import HTML, PROJECT_ROOT, LiveServer, PageOrigin, free_port, query_db, wait_db
 
 # Responsive: two columns from 900 px (Buy on the right), one column below (Buy under the text);
 # a fixed header whose Menu button stays at the top of the viewport however far the page scrolls.
@@ -51,33 +48,15 @@ PAGE = """<!doctype html>
 """
 
 
-class Origin:
+class Origin(PageOrigin):
     """The fixture page on http://localhost:<port>/<anything>.html, tracking to the server under test."""
 
     def __init__(self, server_url: str):
-        self.port = free_port()
         body = PAGE.replace("__UST_SERVER__", server_url).encode()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(lambda _path: (body, HTML))
 
     def url(self, path: str) -> str:
-        return f"http://localhost:{self.port}{path}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.base}{path}"
 
 
 @pytest.fixture
@@ -98,21 +77,11 @@ def live(installed_settings) -> Iterator[tuple[LiveServer, Origin, Any]]:  # typ
 
 
 def query(settings: Any, fn: Any) -> Any:
-    database = open_database(settings["database.url"], settings.base_dir)
-    try:
-        with database.db.connection_context():
-            return fn()
-    finally:
-        database.close()
+    return query_db(settings["database.url"], settings.base_dir, fn)
 
 
 def wait_for(settings: Any, fn: Any, ok: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = query(settings, fn)
-        if ok(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(0.3)
+    return wait_db(settings["database.url"], settings.base_dir, fn, ok, timeout)
 
 
 def visit(browser: Any, origin: Origin, path: str, width: int, actions: Any) -> None:

@@ -8,13 +8,10 @@ neither the live page nor its stylesheet host.
 
 from __future__ import annotations
 
-import http.server
 import os
 import re
 import subprocess
 import sys
-import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,7 +24,7 @@ from core.models import Pageview, RecordingChunk, Session
 from core.models.recordings import RecordingAsset, RecordingAssetUrl, RecordingSnapshot
 from core.sites import create_site, update_site
 from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, screenshot
-from tests.support import PROJECT_ROOT, LiveServer, free_port
+from tests.support import HTML, PROJECT_ROOT, LiveServer, PageOrigin, free_port, query_db, wait_db
 
 FIXTURES = os.path.join(PROJECT_ROOT, "tracker", "fixtures", "recording")
 BUILD = os.path.join(PROJECT_ROOT, "static", "build")
@@ -48,58 +45,32 @@ def build_assets() -> None:
     assert not missing, f"npm run build did not produce {missing}"
 
 
-class Origin:
+class Origin(PageOrigin):
     """A folder over HTTP on its own port and host name, with placeholders filled in."""
 
     def __init__(self, host: str, replacements: dict[str, str], cors: bool = False):
-        self.port = free_port()
-        self.host = host
-        self.hits: list[str] = []
-        outer = self
+        self.replacements = replacements
+        super().__init__(self.page, host=host)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                outer.hits.append(self.path)
-                path = urlsplit(self.path).path
-                if path.startswith("/app"):
-                    name = "app.html"  # SPA routes come back to the app page
-                else:
-                    name = os.path.basename(path) or "app.html"
-                if name == "font.woff2":
-                    body, kind = b"wOF2 not really a font", "font/woff2"
-                else:
-                    full = os.path.join(FIXTURES, name)
-                    if not os.path.isfile(full):
-                        self.send_error(404)
-                        return
-                    text = open(full, encoding="utf-8").read()
-                    for key, value in replacements.items():
-                        text = text.replace(key, value)
-                    if "plain" in urlsplit(self.path).query.split("&"):  # the default tracker instead
-                        text = text.replace("/server/ust-rr.min.js", "/server/ust.min.js")
-                    body = text.encode()
-                    kind = {"css": "text/css", "html": "text/html; charset=utf-8"}.get(name.rsplit(".", 1)[-1],
-                                                                                       "text/plain")
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def page(self, raw_path: str) -> tuple[bytes, str] | None:
+        path = urlsplit(raw_path).path
+        name = "app.html" if path.startswith("/app") else (os.path.basename(path) or "app.html")
+        if name == "font.woff2":
+            return b"wOF2 not really a font", "font/woff2"
+        full = os.path.join(FIXTURES, name)
+        if not os.path.isfile(full):
+            return None
+        text = open(full, encoding="utf-8").read()
+        for key, value in self.replacements.items():
+            text = text.replace(key, value)
+        if "plain" in urlsplit(raw_path).query.split("&"):  # the default tracker instead
+            text = text.replace("/server/ust-rr.min.js", "/server/ust.min.js")
+        kind = {"css": "text/css", "html": HTML}.get(name.rsplit(".", 1)[-1], "text/plain")
+        return text.encode(), kind
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return self.base
 
 
 class Recorded:
@@ -110,20 +81,10 @@ class Recorded:
         self.assets = assets
 
     def query(self, fn: Callable[[], Any]) -> Any:
-        database = open_database(self.settings["database.url"], self.settings.base_dir)
-        try:
-            with database.db.connection_context():
-                return fn()
-        finally:
-            database.close()
+        return query_db(self.settings["database.url"], self.settings.base_dir, fn)
 
     def wait(self, fn: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 15.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = self.query(fn)
-            if ok(result) or time.monotonic() > deadline:
-                return result
-            time.sleep(0.3)
+        return wait_db(self.settings["database.url"], self.settings.base_dir, fn, ok, timeout)
 
     def run_job(self, name: str) -> str:
         done = subprocess.run([sys.executable, "uxwizz.py", "jobs", "run", name, "--config",

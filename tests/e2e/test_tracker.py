@@ -7,10 +7,8 @@ tracker runs like on a real site; the server under test runs at http://127.0.0.1
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,55 +22,34 @@ from core.enrich.rules import sampled_in
 from core.models import Event, HeatmapPoint, Pageview, Session, SessionTag, Site
 from core.models.analytics import POINT_CLICK
 from core.sites import create_site, update_site
-from tests.support import PROJECT_ROOT, LiveServer, free_port
+from tests.support import HTML, PROJECT_ROOT, LiveServer, PageOrigin, free_port, query_db, wait_db
 
 FIXTURES = os.path.join(PROJECT_ROOT, "tracker", "fixtures")
 BUILD = os.path.join(PROJECT_ROOT, "static", "build", "ust.min.js")
 
 
-class FixtureOrigin:
+class FixtureOrigin(PageOrigin):
     """tracker/fixtures over HTTP on its own port, with `__UST_SERVER__` replaced by the server URL."""
 
     def __init__(self, server_url: str):
-        self.port = free_port()
         self.server_url = server_url
-        fixtures = FIXTURES
-        outer = self
+        super().__init__(self.page)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                parts = urlsplit(self.path)
-                name = parts.path.strip("/").split("/")[0] or "links.html"
-                if not name.endswith(".html"):
-                    name += ".html"  # SPA routes (/spa/products) come back to their page
-                path = os.path.join(fixtures, os.path.basename(name))
-                if not os.path.isfile(path):
-                    self.send_error(404)
-                    return
-                html = open(path, encoding="utf-8").read().replace("__UST_SERVER__", outer.server_url)
-                if "rr" in parts.query.split("&"):
-                    html = html.replace("/server/ust.min.js", "/server/ust-rr.min.js")
-                body = html.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def page(self, raw_path: str) -> tuple[bytes, str] | None:
+        parts = urlsplit(raw_path)
+        name = parts.path.strip("/").split("/")[0] or "links.html"
+        if not name.endswith(".html"):
+            name += ".html"  # SPA routes (/spa/products) come back to their page
+        path = os.path.join(FIXTURES, os.path.basename(name))
+        if not os.path.isfile(path):
+            return None
+        html = open(path, encoding="utf-8").read().replace("__UST_SERVER__", self.server_url)
+        if "rr" in parts.query.split("&"):
+            html = html.replace("/server/ust.min.js", "/server/ust-rr.min.js")
+        return html.encode(), HTML
 
     def url(self, page: str) -> str:
-        return f"http://localhost:{self.port}/{page}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.base}/{page}"
 
 
 @dataclass
@@ -121,21 +98,11 @@ class Tracked:
         return traffic
 
     def query(self, fn: Callable[[], Any]) -> Any:
-        database = open_database(self.db_url, self.base_dir)
-        try:
-            with database.db.connection_context():
-                return fn()
-        finally:
-            database.close()
+        return query_db(self.db_url, self.base_dir, fn)
 
     def wait_rows(self, fn: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 10.0) -> Any:
         """Poll the database until ok(result): the server answers 202 first and writes within ~1 s."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = self.query(fn)
-            if ok(result) or time.monotonic() > deadline:
-                return result
-            time.sleep(0.25)
+        return wait_db(self.db_url, self.base_dir, fn, ok, timeout)
 
 
 @pytest.fixture
