@@ -35,7 +35,6 @@ from core.heatmaps import (
     RAGE_SECONDS,
     LocalDays,
     anchor_step,
-    grids,
     page_key,
     scroll_depth,
     width_band,
@@ -128,6 +127,8 @@ class Aggregate:
         return key
 
     def add_points(self, rows: Iterable[PointRow]) -> None:
+        from core.heatmaps import grids  # numpy: loaded when the first rollup runs, not at start-up
+
         clicks: dict[int, list[PointRow]] = defaultdict(list)
         device_code, band_code = grids.device_code, grids.band_code
         for row in rows:
@@ -143,6 +144,8 @@ class Aggregate:
             self._anchor(start, page_key(start[2]), self.day(start[1], start[4]))[1] += 1
 
     def _anchor(self, row: PointRow, key: str, day: dt.date) -> list[int]:
+        from core.heatmaps import grids
+
         grid = self.anchors[(row[1], key, day)]
         akey = (row[7], grids.device_code(row[11]), grids.band_code(width_band(row[10])), anchor_step(row[8]),
                 anchor_step(row[9]))
@@ -210,6 +213,8 @@ def _save_grid(site_id: int, key: str, kind: int, day: dt.date, merge: Callable[
 
 
 def write(dialect: Any, agg: Aggregate) -> None:
+    from core.heatmaps import grids
+
     P, S = HeatmapPage, HeatmapScroll
     if agg.pages:
         _upsert(dialect, P, [P.site, P.page_key, P.path, P.points],

@@ -17,11 +17,13 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import numpy as np
 import peewee
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from core.heatmaps import (
     ANCHOR_STEPS,
@@ -31,7 +33,6 @@ from core.heatmaps import (
     anchor_offset,
     anchor_step,
     bands_for,
-    grids,
     page_key,
     scroll_depth,
     width_band,
@@ -200,6 +201,10 @@ def _raw_points(query: Query, flt: HeatmapFilter, paths: list[str], kinds: list[
 
 def heatmap(query: Query, flt: HeatmapFilter, *, session_ids: Any = None) -> dict[str, Any]:
     """The map of one page or page group. `session_ids`: a subquery of session ids (a segment)."""
+    import numpy as np  # loaded with the first heatmap, not at start-up (~15 MB, ~150 ms)
+
+    from core.heatmaps import grids
+
     state = RollupState.load()
     paths = resolve_paths(query.site_id, flt.url, state)
     use_rollups = session_ids is None and state.rolled_zone(query.site_id) == query.timezone
@@ -295,6 +300,8 @@ def _selector_index(index: dict[str, int], selectors: list[str], name: str) -> i
 
 def _top(values: np.ndarray, limit: int) -> np.ndarray:
     """Indexes of the `limit` largest values, largest first (ties: lower index first)."""
+    import numpy as np
+
     if len(values) > limit:
         candidates = np.argpartition(-values, limit - 1)[:limit]
     else:
