@@ -30,6 +30,7 @@ from core.config import Settings
 from core.dashboard.access import PRELOGIN_CSRF_COOKIE, csrf_token, prelogin_csrf_ok
 from core.dialect import DatabaseURLError, parse_url
 from core.i18n import _
+from core.numbers import parse_whole
 from core.passwords import password_problem
 from core.templating import STATIC_DIR, make_environment
 from core.web import is_https, parse_networks
@@ -142,7 +143,7 @@ def database_url_from_form(form: dict[str, str], settings: Settings) -> tuple[st
     elif not _HOST_RE.match(host):
         errors["mysql_host"] = _("Enter a host name or IP address only (no scheme, path or spaces).")
     port_text = form.get("mysql_port", "").strip() or "3306"
-    port = int(port_text) if port_text.isdigit() else 0
+    port = parse_whole(port_text, 65535) or 0
     if not 1 <= port <= 65535:
         errors["mysql_port"] = _("The port must be a number from 1 to 65535.")
     user = form.get("mysql_user", "").strip()

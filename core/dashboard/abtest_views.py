@@ -24,6 +24,7 @@ from core.dashboard.stats_common import helpers, invalid_query_page, site_query
 from core.experiments import rules, store
 from core.i18n import _
 from core.models import AbTest, AbVariant, Site
+from core.numbers import parse_whole
 from core.permissions import allows
 from core.queries import experiments
 
@@ -77,13 +78,13 @@ def editor_from_form() -> dict[str, Any]:
         return forms.getunicode(name) or ""
 
     variants = []
-    count = min(int(get("variant_count") or 0) if get("variant_count").isdigit() else 0, rules.MAX_VARIANTS + 1)
+    count = min(parse_whole(get("variant_count")) or 0, rules.MAX_VARIANTS + 1)
     for i in range(count):
         if get(f"v{i}_removed"):
             continue
         rows_count = get(f"v{i}_rows")
         rows = []
-        for j in range(min(int(rows_count) if rows_count.isdigit() else 0, rules.MAX_CHANGES + BLANK_ROWS + 1)):
+        for j in range(min(parse_whole(rows_count) or 0, rules.MAX_CHANGES + BLANK_ROWS + 1)):
             rows.append({key: get(f"v{i}_c{j}_{key}") for key in ("selector", "kind", "name", "value")})
         variants.append({"id": get(f"v{i}_id"), "name": get(f"v{i}_name"), "weight": get(f"v{i}_weight"),
                          "rows": rows})
@@ -106,12 +107,12 @@ def body_of(editor: dict[str, Any]) -> dict[str, Any]:
                 changes.append({"selector": row["selector"], "text": row["value"]})
         weight = variant["weight"].strip()
         item: dict[str, Any] = {"name": variant["name"], "changes": changes,
-                                "weight": int(weight) if weight.isdigit() else -1}
-        if variant["id"].isdigit():
-            item["id"] = int(variant["id"])
+                                "weight": parse_whole(weight, 1_000_000) if parse_whole(weight, 1_000_000) is not None else -1}
+        if parse_whole(variant["id"]) is not None:
+            item["id"] = parse_whole(variant["id"])
         variants.append(item)
     goal = editor["goal_id"].strip()
-    return {"name": editor["name"], "page": editor["page"], "goal_id": int(goal) if goal.isdigit() else None,
+    return {"name": editor["name"], "page": editor["page"], "goal_id": parse_whole(goal),
             "variants": variants}
 
 
@@ -166,8 +167,9 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
             return editor_page(site, test, editor)
         if action.startswith("add_rows:"):
             index = action.partition(":")[2]
-            if index.isdigit() and int(index) < len(editor["variants"]):
-                editor["variants"][int(index)]["rows"] += [blank_row() for _i in range(3)]
+            number = parse_whole(index)
+            if number is not None and number < len(editor["variants"]):
+                editor["variants"][number]["rows"] += [blank_row() for _i in range(3)]
             return editor_page(site, test, editor)
         try:
             clean = rules.validate_test(body_of(editor))

@@ -22,6 +22,7 @@ from core.dashboard.render import render
 from core.heatmaps import rollup
 from core.i18n import _
 from core.models import Site
+from core.numbers import parse_whole
 from core.queries import heatmaps as queries
 from core.queries.query import QueryError, parse_site_query
 from core.web import DASHBOARD_CSP
@@ -38,8 +39,8 @@ PREVIEW_WIDTHS = {"desktop": 1280, "tablet": 820, "mobile": 390}
 def _preview_width(params: Any, snapshot: tuple[str, int] | None) -> int:
     if snapshot and snapshot[1] > 0:
         return snapshot[1]
-    low = int(params.get("width_min") or 0) if str(params.get("width_min") or "").isdigit() else 0
-    high = int(params.get("width_max")) if str(params.get("width_max") or "").isdigit() else None
+    low = parse_whole(params.get("width_min"), 100_000) or 0
+    high = parse_whole(params.get("width_max"), 100_000)
     wanted = PREVIEW_WIDTHS.get(params.get("device") or "", 1280)
     if high is not None:
         wanted = min(wanted, high)

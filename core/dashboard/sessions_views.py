@@ -14,6 +14,7 @@ from core.dashboard.render import flash, render
 from core.dashboard.stats_common import csv_response, helpers, invalid_query_page, site_query
 from core.i18n import _, ngettext
 from core.models import Site
+from core.numbers import parse_whole
 from core.queries import sessions
 from core.queries.sessions import SessionError
 
@@ -25,7 +26,7 @@ def _list_params() -> tuple[str, str, int]:
     sort = bottle.request.query.get("sort") or "start"
     order = bottle.request.query.get("order") or "desc"
     raw = bottle.request.query.get("offset") or "0"
-    if not raw.isdigit():
+    if parse_whole(raw) is None:
         raise invalid_query_page("offset", _("must be a whole number"))
     if sort not in sessions.SORTS:
         raise invalid_query_page("sort", _("must be one of {values}").format(values=", ".join(sessions.SORTS)))
@@ -93,7 +94,7 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     def session_bulk_delete(site_id: int) -> Any:
         site = Site.get_by_id(site_id)
         raw = bottle.request.forms.getall("session")
-        ids = [int(value) for value in raw if value.isdigit()]
+        ids = [n for n in map(parse_whole, raw) if n is not None]
         if not ids:
             flash(ctx, _("Select at least one session to delete."), "error")
         else:

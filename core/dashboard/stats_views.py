@@ -15,6 +15,7 @@ from core.dashboard.render import render
 from core.dashboard.stats_common import csv_response, helpers, invalid_query_page, site_query
 from core.i18n import _
 from core.models import Site
+from core.numbers import parse_whole
 from core.plugins.panels import render_panels
 from core.queries import rollups, stats
 
@@ -164,6 +165,7 @@ def _int_param(name: str, default: int, maximum: int = 10_000_000) -> int:
     raw = bottle.request.query.get(name) or ""
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) > maximum:
+    number = parse_whole(raw, maximum)
+    if number is None:
         raise invalid_query_page(name, _("must be a whole number"))
-    return int(raw)
+    return number

@@ -14,6 +14,7 @@ from core.dashboard.access import SESSION_COOKIE, cookie_secure, current_user
 from core.dashboard.render import flash, render
 from core.i18n import _
 from core.models import Site, SiteAccess, User
+from core.numbers import parse_whole
 from core.passwords import password_problem
 from core.permissions import ALL_SITES_LEVEL, LEVEL_NAMES, can_assign_level
 from core.web import ApiError
@@ -127,8 +128,8 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     def user_update(user_id: int) -> Any:
         target = target_user(user_id)
         forms = bottle.request.forms
-        values = {"level": forms.getunicode("level") or "", "sites": [int(s) for s in forms.getall("sites")
-                                                                     if s.isdigit()]}
+        values = {"level": forms.getunicode("level") or "", "sites": [n for n in map(parse_whole, forms.getall("sites"))
+                                                                     if n is not None]}
         try:
             site_ids = parse_site_ids(forms.getall("sites"))
         except AccountError as exc:

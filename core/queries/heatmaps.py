@@ -42,6 +42,7 @@ from core.models import HeatmapPoint, Pageview, Session
 from core.models.analytics import POINT_CLICK, POINT_MOVE, POINT_SCROLL
 from core.models.heatmaps import HeatmapGrid, HeatmapPage, HeatmapScroll
 from core.models.recordings import RecordingPageSnapshot
+from core.numbers import parse_whole
 from core.queries.query import Query, QueryError, parse_site_query
 
 KINDS = {"click": POINT_CLICK, "move": POINT_MOVE, "scroll": POINT_SCROLL}
@@ -92,9 +93,10 @@ def _int_param(params: Mapping[str, str], name: str) -> int | None:
     raw = (params.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > 100_000:
+    width = parse_whole(raw, 100_000)
+    if width is None:
         raise QueryError(name, f"{name} must be a width in px between 0 and 100000")
-    return int(raw)
+    return width
 
 
 def parse_filter(params: Mapping[str, str]) -> HeatmapFilter:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.numbers import parse_whole
+
 DEFAULT_DAYS = 14  # UXWizz's default range: the last 14 days
 MAX_DAYS = 3660
 PRESETS = {"today": 1, "7d": 7, "14d": 14, "30d": 30, "90d": 90, "365d": 365}
@@ -92,9 +94,10 @@ def _countries(name: str, raw: str) -> str:
 
 
 def _seconds(name: str, raw: str) -> str:
-    if not raw.isdigit() or int(raw) > 86400 * 7:
+    seconds = parse_whole(raw, 86400 * 7)
+    if seconds is None:
         raise QueryError(name, f"{name} must be a whole number of seconds (0-604800)")
-    return str(int(raw))
+    return str(seconds)
 
 
 def _devices(name: str, raw: str) -> str:

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from core.numbers import parse_whole
+
 MAX_BYTES = 2_000_000
 TIMEOUT = 10.0
 MAX_REDIRECTS = 3
@@ -179,7 +181,7 @@ def fetch(url: str, policy: FetchPolicy, resolver: Resolver = system_resolver) -
             if response.status != 200:
                 raise FetchRefused(f"HTTP {response.status}")
             declared = response.getheader("Content-Length")
-            if declared and declared.isdigit() and int(declared) > MAX_BYTES:
+            if declared and (parse_whole(declared) or 0) > MAX_BYTES:
                 raise FetchRefused(f"larger than {MAX_BYTES} bytes")
             content_type = response.getheader("Content-Type") or ""
             kind = _kind(url, content_type)

@@ -16,6 +16,7 @@ from core.dashboard.api.spec import QueryParam, ValidationFailed, api_spec
 from core.experiments import rules, store
 from core.i18n import _
 from core.models import AbTest, Goal, Site
+from core.numbers import parse_whole
 from core.queries import experiments
 from core.web import ApiError, json_response
 
@@ -175,9 +176,10 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
         raw_goal = bottle.request.query.get("goal") or ""
         goal = None
         if raw_goal:
-            if not raw_goal.isdigit():
+            goal_id = parse_whole(raw_goal)
+            if goal_id is None:
                 raise ValidationFailed("goal", _("goal must be the id of one of this site's goals"))
-            goal = Goal.get_or_none((Goal.id == int(raw_goal)) & (Goal.site == test.site_id))
+            goal = Goal.get_or_none((Goal.id == goal_id) & (Goal.site == test.site_id))
             if goal is None:
                 raise ValidationFailed("goal", _("goal must be the id of one of this site's goals"))
         elif test.goal_id:

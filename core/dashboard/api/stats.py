@@ -15,6 +15,7 @@ from core.dashboard.api.common import TIME_SCHEMA, iso, json_object_body
 from core.dashboard.api.spec import QueryParam, ValidationFailed, api_spec
 from core.i18n import _
 from core.models import Site
+from core.numbers import parse_whole
 from core.queries import reports, segments, stats
 from core.queries.query import FILTER_NAMES, PRESETS, Query, QueryError, parse_site_query
 from core.web import ApiError, json_response
@@ -142,9 +143,11 @@ def int_param(name: str, default: int, low: int, high: int) -> int:
     raw = (bottle.request.query.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+    magnitude = parse_whole(raw.removeprefix("-"))
+    number = None if magnitude is None else (-magnitude if raw.startswith("-") else magnitude)
+    if number is None or not low <= number <= high:
         raise ValidationFailed(name, f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
+    return number
 
 
 def choice_param(name: str, default: str, choices: tuple[str, ...]) -> str:
