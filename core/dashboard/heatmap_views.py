@@ -34,6 +34,8 @@ SNAPSHOT_CSP = (
 )
 BACKGROUNDS = ("snapshot", "live", "none")
 PREVIEW_WIDTHS = {"desktop": 1280, "tablet": 820, "mobile": 390}
+DEAD_CLICK_SESSIONS = 100  # recordings decoded per page load for the dead-click panel
+DEAD_CLICK_MATCH_MS = 3000  # a dead click takes the selector of the tracked click nearest in time
 
 
 def _preview_width(params: Any, snapshot: tuple[str, int] | None) -> int:
@@ -72,6 +74,60 @@ def _snapshot_html(site_id: int, digest: str) -> str | None:
     return rewrite_document_assets(html, store.asset_map(site_id, pageviews))
 
 
+def dead_clicks(query: Any, paths: list[str]) -> dict[str, Any] | None:
+    """Dead clicks on these pages in range, from the recordings of the newest sessions that had any.
+
+    The recording summary counts dead clicks per session; only those sessions are decoded (at most
+    DEAD_CLICK_SESSIONS, newest first), and only their page views of these paths are judged. The
+    element of a dead click is the selector of the tracked click of that page view nearest in time.
+    """
+    try:  # recordings own the analysis; without them there is nothing to show
+        from core.models import HeatmapPoint, Pageview, Session
+        from core.models.analytics import POINT_CLICK
+        from core.models.recordings import RecordingSummary
+        from core.recordings import analysis, store
+    except ImportError:
+        return None
+    if not paths:
+        return {"total": 0, "elements": [], "sessions": 0, "capped": False, "cap": DEAD_CLICK_SESSIONS}
+    low, high = query.utc_bounds()
+    rows = (Pageview.select(Pageview.id, Pageview.session)
+            .join(RecordingSummary, on=(RecordingSummary.session == Pageview.session))
+            .where((Pageview.site == query.site_id) & Pageview.path.in_(paths)
+                   & (Pageview.started_at >= low) & (Pageview.started_at < high)
+                   & (RecordingSummary.dead_clicks > 0))
+            .order_by(Pageview.session.desc()).tuples())
+    wanted: dict[int, set[int]] = {}
+    capped = False
+    for pageview_id, session_id in rows.iterator():
+        if session_id not in wanted and len(wanted) >= DEAD_CLICK_SESSIONS:
+            capped = True
+            break
+        wanted.setdefault(session_id, set()).add(pageview_id)
+    counts: dict[str, int] = {}
+    total = 0
+    for session in Session.select().where(Session.id.in_(list(wanted) or [0])):
+        items = store.session_recording(session)
+        for index, item in enumerate(items):
+            if item["pageview_id"] not in wanted[session.id]:
+                continue
+            dead = [c for c in analysis.item_clicks(item, analysis._next_page_start(items, index)) if c.dead]
+            if not dead:
+                continue
+            tracked = [(store.naive_ms(at), sel) for at, sel in
+                       HeatmapPoint.select(HeatmapPoint.occurred_at, HeatmapPoint.selector)
+                       .where((HeatmapPoint.pageview == item["pageview_id"]) & (HeatmapPoint.kind == POINT_CLICK))
+                       .tuples()]
+            for click in dead:
+                near = min(tracked, key=lambda p: abs(p[0] - click.t), default=None)
+                selector = near[1] if near and near[1] and abs(near[0] - click.t) <= DEAD_CLICK_MATCH_MS else ""
+                counts[selector] = counts.get(selector, 0) + 1
+                total += 1
+    elements = sorted(({"selector": k, "count": v} for k, v in counts.items()), key=lambda e: (-e["count"], e["selector"]))
+    return {"total": total, "elements": elements[:30], "sessions": len(wanted), "capped": capped,
+            "cap": DEAD_CLICK_SESSIONS}
+
+
 def register(app: bottle.Bottle, ctx: AppContext) -> None:
     ctx.services.setdefault("site_nav", []).append(SiteNavLink(_("Heatmaps"), "heatmaps", "view", 40))
     rollup.register(ctx)
@@ -82,7 +138,8 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
         params = bottle.request.query
         pages = queries.top_pages(site_id)
         values: dict[str, Any] = {"site": site, "pages": pages, "bands": _band_choices(), "error": None,
-                                  "api_url": "", "frame_url": "", "background_used": "none", "preview_width": 1280}
+                                  "api_url": "", "frame_url": "", "background_used": "none", "preview_width": 1280,
+                                  "dead": None}
         url = (params.get("url") or "").strip() or (pages[0]["path"] if pages else "")
         band = (params.get("band") or "").strip()
         request_params = {k: params.get(k) for k in params.keys()}
@@ -123,6 +180,8 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
                     background = "none"
             values["background_used"] = background
             values["preview_width"] = _preview_width(request_params, snapshot)
+            if flt.kind == "click":
+                values["dead"] = dead_clicks(query, paths)
         page = render(ctx, "dashboard/heatmaps/page.html", **values)
         if frame_src:
             bottle.response.set_header("Content-Security-Policy",

@@ -267,13 +267,58 @@
     summary.textContent = describe();
   }
 
-  function download() {
+  // The snapshot as an SVG image: its document serialised into a <foreignObject>, scripts dropped
+  // and the (same-origin, stored) stylesheets inlined, since an SVG image loads nothing external.
+  function snapshotImage() {
+    var doc = frameDocument();
+    if (!doc) return Promise.reject(new Error("no snapshot"));
+    var css = [];
+    Array.prototype.forEach.call(doc.styleSheets, function (sheet) {
+      var rules = sheet.cssRules; // throws for another origin's sheet: the caller falls back
+      Array.prototype.forEach.call(rules, function (rule) { css.push(rule.cssText); });
+    });
+    var root = doc.documentElement.cloneNode(true);
+    Array.prototype.forEach.call(root.querySelectorAll("script, link, style, iframe, object, embed, noscript"),
+      function (el) { el.remove(); });
+    var head = root.querySelector("head") || root;
+    var style = doc.createElement("style");
+    style.textContent = css.join("\n");
+    head.appendChild(style);
+    var xml = new XMLSerializer().serializeToString(root);
+    var svg = '<svg xmlns="http://www.w3.org/2000/svg" width="' + canvas.width + '" height="' + canvas.height +
+      '"><foreignObject x="0" y="0" width="100%" height="100%">' + xml + "</foreignObject></svg>";
+    return new Promise(function (resolve, reject) {
+      var img = new Image();
+      img.onload = function () { resolve(img); };
+      img.onerror = function () { reject(new Error("snapshot image failed")); };
+      img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+    });
+  }
+
+  function savePng(out, withPage) {
+    stage.setAttribute("data-png", withPage ? "page" : "plain");
+    var note = document.getElementById("heatmap-png-note");
+    if (note) {
+      note.textContent = withPage ? "" : (stage.getAttribute("data-label-png-fallback") || "");
+      note.hidden = withPage;
+    }
+    out.toBlob(function (blob) {
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = "heatmap-" + kind + ".png";
+      document.body.appendChild(a);
+      a.click();
+      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    }, "image/png");
+  }
+
+  function plainCanvas() {
     var out = document.createElement("canvas");
     out.width = canvas.width; out.height = canvas.height;
     var g = out.getContext("2d");
     g.fillStyle = "#fff";
     g.fillRect(0, 0, out.width, out.height);
-    // The page itself cannot be copied into a canvas; outline the elements we know instead.
+    // Without the page, outline the elements we know instead.
     if (placed && placed.boxes) {
       g.strokeStyle = "rgba(100,116,139,0.6)";
       g.lineWidth = 1;
@@ -283,14 +328,29 @@
       });
     }
     g.drawImage(canvas, 0, 0);
-    out.toBlob(function (blob) {
-      var a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = "heatmap-" + kind + ".png";
-      document.body.appendChild(a);
-      a.click();
-      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
-    }, "image/png");
+    return out;
+  }
+
+  function download() {
+    var started;
+    try {
+      started = snapshotImage();
+    } catch (e) {
+      started = Promise.reject(e);
+    }
+    started.then(function (img) {
+      var out = document.createElement("canvas");
+      out.width = canvas.width; out.height = canvas.height;
+      var g = out.getContext("2d");
+      g.fillStyle = "#fff";
+      g.fillRect(0, 0, out.width, out.height);
+      g.drawImage(img, 0, 0);
+      g.drawImage(canvas, 0, 0);
+      out.getContext("2d").getImageData(0, 0, 1, 1); // throws now if the page image tainted the canvas
+      savePng(out, true);
+    }).catch(function () {
+      savePng(plainCanvas(), false);
+    });
   }
 
   function frameReady() {

@@ -187,7 +187,66 @@ def test_click_hot_spots_land_on_the_clicked_elements_at_two_widths(live, browse
         tab.click("#heatmap-download")
     assert info.value.suggested_filename == "heatmap-click.png"
     with open(info.value.path(), "rb") as handle:
-        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+        png = handle.read()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert tab.get_attribute("#heatmap-stage", "data-png") == "page"
+    assert tab.locator("#heatmap-png-note").is_hidden()
+    width, height, pixel = decode_png(png)
+    assert (width, height) == (int(tab.evaluate("document.getElementById('heatmap-canvas').width")),
+                               int(tab.evaluate("document.getElementById('heatmap-canvas').height")))
+    # The page itself is in the image: the fixed header's #223 and the text column's #eef.
+    assert pixel(250, 30)[:3] == (0x22, 0x22, 0x33), pixel(250, 30)
+    assert pixel(100, 350)[:3] == (0xEE, 0xEE, 0xFF), pixel(100, 350)
+    assert pixel(300, 2600)[:3] != (0xFF, 0xFF, 0xFF)  # the filler's gradient, not a blank page
+
+    # Plain background: no page to draw, so the PNG falls back and says so.
+    open_map(tab, server, site_id, url="/shop.html", kind="click", background="none")
+    with tab.expect_download() as info:
+        tab.click("#heatmap-download")
+    assert tab.get_attribute("#heatmap-stage", "data-png") == "plain"
+    assert "heat layer and element outlines only" in tab.inner_text("#heatmap-png-note")
+    with open(info.value.path(), "rb") as handle:
+        assert decode_png(handle.read())[2](250, 30)[:3] == (0xFF, 0xFF, 0xFF)
+
+
+def decode_png(data: bytes) -> tuple[int, int, Any]:
+    """Width, height and a pixel(x, y) reader of an 8-bit, non-interlaced RGB/RGBA PNG."""
+    import struct
+    import zlib
+
+    pos, idat, header = 8, b"", b""
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    bpp = 4 if colour == 6 else 3
+    raw, stride = zlib.decompress(idat), width * bpp
+    rows: list[bytearray] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        kind_byte, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if kind_byte == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind_byte == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind_byte == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind_byte == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(line)
+        prev = line
+    return width, height, lambda x, y: tuple(rows[y][x * bpp:(x + 1) * bpp])
 
 
 def test_scroll_map_shows_the_share_reaching_each_depth(live, browser):

@@ -142,3 +142,46 @@ def test_a_read_only_user_sees_heatmaps_of_granted_sites_only(client):
     assert login(client, "viewer", "viewer-pass-123").status_int == 303
     client.get(f"/sites/{site.id}/heatmaps", status=200)
     client.get(f"/sites/{other.id}/heatmaps", status=404)
+
+
+def record_dead_click(site: Site, selector: str, path: str = "/pricing") -> None:
+    """A full-page recording whose one click gets no reaction, plus the tracked click on `selector`."""
+    from core.recordings import maintenance, store
+
+    session = make_session(site, AT)
+    pageview = make_pageview(session, path=path)
+    t0 = store.naive_ms(AT)
+    events = [{"type": 4, "timestamp": t0, "data": {"href": "https://example.com" + path}},
+              {"type": 2, "timestamp": t0, "data": {}},
+              {"type": 3, "timestamp": t0 + 1000, "data": {"source": 2, "type": 2, "x": 20, "y": 30}},
+              {"type": 3, "timestamp": t0 + 4000, "data": {"source": 1, "positions": []}}]
+    store.write_chunk(site_id=site.id, session_id=session.id, pageview_id=pageview.id, mode="dom",
+                      events=events, time_key="timestamp")
+    add_points(pageview, [{"at": AT + dt.timedelta(seconds=1), "x": 20, "y": 30, "sel": selector,
+                           "ox": 0.5, "oy": 0.5, "kind": POINT_CLICK}])
+    assert maintenance.update_summary(session)["dead_clicks"] == 1
+
+
+def test_side_panel_lists_dead_clicks_of_recordings_escaped_and_capped(admin_client, monkeypatch):
+    from core.dashboard import heatmap_views
+
+    site = Site.get(Site.domain == "example.com")
+    evil = 'a[title="<img src=x onerror=alert(3)>"]'
+    record_dead_click(site, evil)
+    record_dead_click(site, evil)
+    record_dead_click(site, "div.banner")
+    record_dead_click(site, "div.banner", path="/other")  # another page: not counted
+    params = {"url": "/pricing", "from": DAY.isoformat(), "to": DAY.isoformat()}
+    page = admin_client.get(f"/sites/{site.id}/heatmaps", params=params)
+    assert "3 dead clicks in 3 recorded sessions" in page.text
+    rows = page.html.select("#heatmap-dead tbody tr")
+    assert [[td.get_text() for td in row.select("td")] for row in rows] == [[evil, "2"], ["div.banner", "1"]]
+    assert "<img src=x onerror" not in page.text and "&lt;img src=x onerror=alert(3)&gt;" in page.text
+    assert 'id="heatmap-dead-capped"' not in page.text
+    before = dt.date.fromordinal(DAY.toordinal() - 3).isoformat()
+    empty = admin_client.get(f"/sites/{site.id}/heatmaps", params={**params, "from": before, "to": before})
+    assert "0 dead clicks in 0 recorded sessions" in empty.text
+    monkeypatch.setattr(heatmap_views, "DEAD_CLICK_SESSIONS", 2)
+    capped = admin_client.get(f"/sites/{site.id}/heatmaps", params=params)
+    assert "2 dead clicks in 2 recorded sessions" in capped.text
+    assert "Only the newest 2 sessions with dead clicks were examined." in capped.text
