@@ -105,6 +105,9 @@ class Aggregate:
     element offsets, plus page totals and scroll depths (keyed like their tables' unique keys)."""
 
     def __init__(self, zones: dict[int, str]):
+        from core.heatmaps import grids  # numpy: loaded when the first rollup runs, not at start-up
+
+        self.grids = grids
         self.zones = zones
         self._days: dict[int, LocalDays] = {}
         self.cells: dict[tuple, Counter] = defaultdict(Counter)
@@ -127,10 +130,8 @@ class Aggregate:
         return key
 
     def add_points(self, rows: Iterable[PointRow]) -> None:
-        from core.heatmaps import grids  # numpy: loaded when the first rollup runs, not at start-up
-
         clicks: dict[int, list[PointRow]] = defaultdict(list)
-        device_code, band_code = grids.device_code, grids.band_code
+        device_code, band_code = self.grids.device_code, self.grids.band_code
         for row in rows:
             _id, site_id, path, kind, at, x, y, selector, _ox, _oy, vw, device, pageview_id = row
             key = self._page(site_id, path, 1)
@@ -144,10 +145,8 @@ class Aggregate:
             self._anchor(start, page_key(start[2]), self.day(start[1], start[4]))[1] += 1
 
     def _anchor(self, row: PointRow, key: str, day: dt.date) -> list[int]:
-        from core.heatmaps import grids
-
         grid = self.anchors[(row[1], key, day)]
-        akey = (row[7], grids.device_code(row[11]), grids.band_code(width_band(row[10])), anchor_step(row[8]),
+        akey = (row[7], self.grids.device_code(row[11]), self.grids.band_code(width_band(row[10])), anchor_step(row[8]),
                 anchor_step(row[9]))
         entry = grid.get(akey)
         if entry is None:

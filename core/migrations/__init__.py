@@ -26,6 +26,17 @@ class MigrationState:
     applied: bool
 
 
+def frozen_base(db: peewee.Database) -> type[peewee.Model]:
+    """The base class for a migration's frozen model copies, bound to the database it migrates."""
+
+    class Base(peewee.Model):
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    return Base
+
+
 def available() -> list[str]:
     names = [m.name for m in pkgutil.iter_modules(__path__) if m.name[:1] == "m" and m.name[1:5].isdigit()]
     return sorted(names)

@@ -7,14 +7,12 @@ arrive as new migrations, never as edits here.
 import peewee
 from playhouse.migrate import SchemaMigrator
 
+from core.migrations import frozen_base
 from core.models.base import JSONField
 
 
 def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
-    class Base(peewee.Model):
-        class Meta:
-            database = db
-            legacy_table_names = False
+    Base = frozen_base(db)
 
     class Site(Base):
         domain = peewee.CharField(max_length=253, unique=True)

@@ -7,12 +7,11 @@ and the job's state is reset (its next run rebuilds everything). Frozen schema c
 import peewee
 from playhouse.migrate import SchemaMigrator
 
+from core.migrations import frozen_base
+
 
 def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
-    class Base(peewee.Model):
-        class Meta:
-            database = db
-            legacy_table_names = False
+    Base = frozen_base(db)
 
     class site_table(Base):  # noqa: N801 - the existing sites table, referenced by foreign keys
         class Meta:
