@@ -133,6 +133,12 @@ class Dialect:
         """Whole seconds from `start` to `end` (two datetime columns)."""
         raise NotImplementedError
 
+    def url_path(self, column: Any) -> Any:
+        """The path of an absolute URL column, as `core.enrich.urls.url_path` computes it in Python:
+        after the host, without ?query or #fragment, "/" when empty. The netloc holds none of
+        "/?#", so cutting the fragment, then the query, leaves host + path."""
+        raise NotImplementedError
+
 
 class SqliteDialect(Dialect):
     engine = "sqlite"
@@ -212,8 +218,20 @@ class SqliteDialect(Dialect):
         return peewee.fn.strftime(self._SQLITE_FORMATS[unit], column).coerce(False)
 
     def seconds_between(self, start: Any, end: Any) -> Any:
-        return (peewee.fn.CAST(peewee.NodeList((peewee.fn.strftime("%s", end), peewee.SQL("AS INTEGER"))))
-                - peewee.fn.CAST(peewee.NodeList((peewee.fn.strftime("%s", start), peewee.SQL("AS INTEGER")))))
+        # julianday() parses twice as fast as strftime('%s') (470 k sessions sorted by length: 0.2 s
+        # instead of 0.4 s); stored times are whole seconds, so rounding the day fraction is exact.
+        days = peewee.fn.julianday(end) - peewee.fn.julianday(start)
+        return peewee.fn.CAST(peewee.NodeList((peewee.fn.ROUND(days * 86400), peewee.SQL("AS INTEGER"))))
+
+    def url_path(self, column: Any) -> Any:
+        fn = peewee.fn
+
+        def cut(text: Any, mark: str) -> Any:  # text before the first `mark` (all of it when none)
+            return fn.substr(text, 1, fn.instr(text.concat(mark), mark) - 1)
+
+        host_and_path = cut(cut(fn.substr(column, fn.instr(column, "://") + 3), "#"), "?")
+        after_slash = fn.substr(host_and_path, fn.instr(host_and_path.concat("/"), "/") + 1)
+        return peewee.Value("/", converter=False).concat(after_slash)
 
 
 class MySQLDialect(Dialect):
@@ -289,6 +307,12 @@ class MySQLDialect(Dialect):
 
     def seconds_between(self, start: Any, end: Any) -> Any:
         return peewee.fn.TIMESTAMPDIFF(peewee.SQL("SECOND"), start, end)
+
+    def url_path(self, column: Any) -> Any:
+        fn = peewee.fn
+        rest = fn.SUBSTRING(column, fn.LOCATE("://", column) + 3)
+        host_and_path = fn.SUBSTRING_INDEX(fn.SUBSTRING_INDEX(rest, "#", 1), "?", 1)
+        return fn.CONCAT("/", fn.SUBSTRING(host_and_path, fn.LOCATE("/", fn.CONCAT(host_and_path, "/")) + 1))
 
 
 def dialect_for(url: str, base_dir: str = ".") -> Dialect:

@@ -73,9 +73,10 @@ def session_filters(q: Query, dialect: Dialect) -> list[peewee.Expression]:
             (Pageview.site == site) & _any([like_pattern(Pageview.path, p) for p in pages]))))
     entry = q.filters.get("entry")
     if entry:
-        # The landing URL is stored whole; match its path part after the host.
-        conds.append(like_pattern(Session.landing_url, "*://*" + entry if entry.startswith("/") else entry)
-                     | like_pattern(Session.landing_url, "*://*" + entry + "?*"))
+        # The landing URL is stored whole: match its path exactly as `page` matches Pageview.path
+        # (a suffix match on the URL let /pricing match /x/pricing).
+        # A session without a landing URL has no entry page (the path of "" would read as "/").
+        conds.append((Session.landing_url != "") & like_pattern(dialect.url_path(Session.landing_url), entry))
     refs = _values(q, "referrer")
     if refs:
         options = []

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from core.numbers import parse_whole
@@ -108,11 +109,27 @@ def _devices(name: str, raw: str) -> str:
     return ",".join(items)
 
 
+def _path(name: str, raw: str) -> str:
+    """A page path (`*` wildcards). A full http(s) URL is cut to its path, as the heatmap `url` is;
+    a ?query or #fragment is refused: paths never hold them, so the filter would match nothing."""
+    text = _text(name, raw)
+    if "?" in text or "#" in text:
+        raise QueryError(name, f"{name} matches the page's path only: leave out ?query and #fragment")
+    if text.lower().startswith(("http://", "https://")):
+        try:
+            text = urlsplit(text).path or "/"
+        except ValueError:
+            raise QueryError(name, f"{name} must be a path such as /pricing or a full http(s) URL") from None
+    if not text.startswith(("/", "*")):
+        raise QueryError(name, f"{name} must be a path starting with / (* is a wildcard), e.g. /pricing")
+    return text
+
+
 SEGMENT_FILTERS: dict[str, Any] = {
     "tag": _list,  # every listed tag (AND)
     "no_tag": _list,  # none of the listed tags
     "page": _list,  # visited any of these paths; * is a wildcard
-    "entry": _text,  # landing path; * wildcard
+    "entry": _path,  # the landing page's path, matched like `page`; * wildcard
     "referrer": _list,  # referrer domain (or full URL with *), "direct" for none
     "country": _countries,
     "city": _list,

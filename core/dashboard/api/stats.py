@@ -25,9 +25,13 @@ RANGE_PARAMS = (
     QueryParam("to", {"type": "string", "format": "date"}, "Last day, inclusive; default today."),
     QueryParam("range", {"type": "string", "enum": list(PRESETS)}, "A preset instead of from/to."),
 )
+FILTER_HELP = {
+    "entry": "Landing page path, matched like `page`: the whole path (host, ?query and #fragment ignored), "
+             "* wildcard; /pricing matches https://site/pricing?a=1 but not /x/pricing or /pricing/.",
+}
 FILTER_PARAMS = tuple(
-    QueryParam(name, {"type": "string"}, "Segment filter (comma-separated list; * wildcard in pages and "
-                                         "referrer URLs), as in dashboard URLs.")
+    QueryParam(name, {"type": "string"}, FILTER_HELP.get(name, "Segment filter (comma-separated list; * wildcard in "
+                                                                "pages and referrer URLs), as in dashboard URLs."))
     for name in FILTER_NAMES)
 UNIT_PARAM = QueryParam("unit", {"type": "string", "enum": list(stats.UNITS)}, "Bucket size; default by range length.")
 
