@@ -14,6 +14,7 @@ MODULES = (
     "core.dashboard.sites_views",
     "core.dashboard.users_views",
     "core.dashboard.tokens_views",
+    "core.dashboard.plugins_views",
     "core.dashboard.recording_views",
     "core.dashboard.heatmap_views",
     "core.dashboard.retention_views",

@@ -21,6 +21,7 @@ class MenuLink:
 BUILTIN_LINKS = [
     MenuLink(_("Sites"), "/", "view", 10),
     MenuLink(_("Users"), "/settings/users", "manage_users", 80),
+    MenuLink(_("Plugins"), "/settings/plugins", "manage_sites", 85),
     MenuLink(_("API tokens"), "/settings/tokens", "own_account", 90),
     MenuLink(_("Account"), "/settings/account", "own_account", 95),
 ]

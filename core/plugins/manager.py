@@ -207,15 +207,18 @@ class PluginManager:
         base_loader = ctx.templates.loader
         self._set_loader(ctx, base_loader)
         for info in self.active():
+            before = len(app.routes)  # built-ins add routes while staged, plugins when applied
             if info.builtin:
                 self._apply(self._stage(info, app, ctx), ctx)
-                continue
-            try:
-                staged = self._stage(info, app, ctx)
-            except Exception as exc:
-                self._fail(info, ctx, exc)
-                continue
-            self._apply(staged, ctx)
+            else:
+                try:
+                    staged = self._stage(info, app, ctx)
+                except Exception as exc:
+                    self._fail(info, ctx, exc)
+                    continue
+                self._apply(staged, ctx)
+            info.routes = [(route.method, route.rule, str(route.config.get("permission", "")))
+                           for route in app.routes[before:]]
         self._set_loader(ctx, base_loader)  # failed plugins' templates must not stay reachable
         from core.dashboard.menu import build_menu
 
@@ -258,6 +261,7 @@ class PluginManager:
             _mount_static(staged.routes.app, info)
         self.menu_links.extend(staged.menu_links)
         ctx.services.setdefault("site_nav", []).extend(staged.site_tabs)
+        info.menu_links, info.site_tabs = list(staged.menu_links), list(staged.site_tabs)
         panels = ctx.services.setdefault("panels", [])
         panels.extend(RegisteredPanel(info.name, panel) for panel in staged.panels)
         panels.sort(key=lambda entry: entry.panel.order)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -67,3 +67,7 @@ class PluginInfo:
     template_dir: str | None = None
     static_dir: str | None = None
     started: bool = False  # its startup hook ran, so shutdown is owed
+    # What it contributed once mounted (for the Plugins page and GET /api/v1/plugins).
+    routes: list[tuple[str, str, str]] = field(default_factory=list)  # (method, rule, permission)
+    menu_links: list[Any] = field(default_factory=list)
+    site_tabs: list[Any] = field(default_factory=list)
