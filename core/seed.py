@@ -410,15 +410,27 @@ def seed_site(db: peewee.Database, site: Site, plan: SeedPlan, progress: Progres
     generator = Generator(plan, site.id, site.domain, _first_ids(db))
     result = SeedResult()
     sqlite = isinstance(db, peewee.SqliteDatabase)
+    # peewee keeps one connection per thread, so the session settings below hold for every batch.
     if sqlite:
         # Demo data can be regenerated: skip fsyncs (a crash loses only the seed, never other data
-        # already committed, in WAL mode). Ids are consistent by construction.
+        # already committed, in WAL mode). Rows arrive in random time order, so the (site, started_at)
+        # and token indexes are written all over the file: a 16 MB page cache thrashes at 1 M sessions
+        # (~20 min); 512 MB keeps the hot index pages in memory (~4x faster).
+        cache = db.execute_sql("PRAGMA cache_size").fetchone()[0]
         db.execute_sql("PRAGMA synchronous=OFF")
+        db.execute_sql("PRAGMA cache_size=-524288")
+    else:
+        # Ids and parents are consistent by construction: skip InnoDB's per-row foreign-key and
+        # unique look-ups (this connection only).
+        db.execute_sql("SET foreign_key_checks=0, unique_checks=0")
     try:
         _seed_batches(db, generator, plan, result, progress)
     finally:
         if sqlite:
             db.execute_sql("PRAGMA synchronous=NORMAL")
+            db.execute_sql(f"PRAGMA cache_size={int(cache)}")
+        else:
+            db.execute_sql("SET foreign_key_checks=1, unique_checks=1")
     return result
 
 
