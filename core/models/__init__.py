@@ -20,7 +20,7 @@ from .experiments import EXPERIMENT_MODELS, AbTest, AbVariant, Goal
 from .heatmaps import HEATMAP_MODELS
 from .keyvalue import KeyValue
 from .recordings import RECORDING_MODELS
-from .rollups import ROLLUP_MODELS, DailyBreakdown, DailyStat
+from .rollups import EVENT_GRAINS, ROLLUP_MODELS, DailyBreakdown, DailyEvent, DailyEventTime, DailyStat, DailyTag
 from .segments import SEGMENT_MODELS, Segment, WatchedSession
 from .site import Site
 
@@ -43,6 +43,6 @@ def bind_models(db: peewee.Database) -> None:
 __all__ = [
     "ALL_MODELS", "ANALYTICS_MODELS", "AbTest", "AbVariant", "Goal", "CollectBatch", "Event", "HeatmapPoint", "Pageview",
     "RecordingChunk", "Session", "SessionTag", "ApiToken", "BaseModel", "JSONField", "KeyValue", "LoginSession", "Site",
-    "SiteAccess", "User", "bind_models", "register_models", "utcnow", "DailyBreakdown", "DailyStat", "Segment",
+    "SiteAccess", "User", "bind_models", "register_models", "utcnow", "DailyBreakdown", "DailyStat", "DailyEvent", "DailyEventTime", "DailyTag", "EVENT_GRAINS", "Segment",
     "WatchedSession", "MediumBlobField",
 ]

@@ -1,4 +1,5 @@
-"""Build and keep the daily rollups (`rollup_daily`, `rollup_breakdowns`) that the statistics read.
+"""Build and keep the daily rollups that the statistics and the tags/events reports read
+(`rollup_daily`, `rollup_breakdowns`, `rollup_events`, `rollup_event_days`, `rollup_tags`).
 
 A day is rolled up in the site's time zone from the raw tables, with exactly the definitions of the
 raw queries in core.queries.stats (sessions count on the day they started). The `rollups` job rolls
@@ -12,10 +13,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import peewee
 
-from core.models import DailyBreakdown, DailyStat, Pageview, Session, Site, utcnow
+from core.models import (
+    EVENT_GRAINS,
+    DailyBreakdown,
+    DailyEvent,
+    DailyEventTime,
+    DailyStat,
+    DailyTag,
+    Event,
+    Pageview,
+    Session,
+    SessionTag,
+    Site,
+    utcnow,
+)
 from core.queries import sketch
 from core.queries.query import Query, today_in
 from core.queries.stats import SESSION_DIMENSIONS, dimension_value, visitor_key
@@ -90,18 +105,76 @@ def roll_day(db: peewee.Database, site: Site, day: dt.date, now: dt.datetime | N
         breakdowns[("exit", path)][0] = len(sessions)
 
     registers = sketch.add_all(sketch.new(), visitors)
+    event_rows, event_days = _event_rows(site, day, in_day)
+    tag_rows = [{"site": site.id, "day": day, "tag": tag, "sessions": int(n)} for tag, n in
+                SessionTag.select(SessionTag.tag, peewee.fn.COUNT(SessionTag.id))
+                .join(Session, on=(SessionTag.session == Session.id)).where(in_day)
+                .group_by(SessionTag.tag).tuples()]
     with db.atomic():
-        DailyStat.delete().where((DailyStat.site == site.id) & (DailyStat.day == day)).execute()
-        DailyBreakdown.delete().where((DailyBreakdown.site == site.id) & (DailyBreakdown.day == day)).execute()
+        _delete_days(site.id, [day])
         stat = DailyStat.create(site=site.id, day=day, timezone=site.timezone, visitors=len(visitors),
                                 visitor_sketch=bytes(registers), complete=now >= high + GRACE, rolled_at=now,
                                 **totals)
         rows = [{"site": site.id, "day": day, "dimension": dim, "value": value[:2048], "sessions": n[0],
                  "pageviews": n[1], "bounces": n[2], "duration_sum": n[3]}
                 for (dim, value), n in breakdowns.items()]
-        for start in range(0, len(rows), 500):
-            DailyBreakdown.insert_many(rows[start:start + 500]).execute()
+        for model, batch in ((DailyBreakdown, rows), (DailyEvent, event_rows), (DailyEventTime, event_days),
+                             (DailyTag, tag_rows)):
+            for start in range(0, len(batch), 500):
+                model.insert_many(batch[start:start + 500]).execute()
     return stat
+
+
+def _event_rows(site: Site, day: dt.date, in_day: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`rollup_events` rows (one per grain and value set) and `rollup_event_days` rows of the events of
+    the day's sessions, with the raw report's definitions (core.queries.reports)."""
+    zone = ZoneInfo(site.timezone)
+    grains: dict[tuple[str, str, str, str], list[Any]] = {}  # (grain, c, a, l) -> numbers + session set
+    by_day: dict[tuple[dt.date, str, str], int] = {}
+    events = (Event.select(Event.session, Event.occurred_at, Event.category, Event.action, Event.label, Event.value,
+                           Event.value_secondary)
+              .join(Session, on=(Event.session == Session.id)).where(in_day).tuples().iterator())
+    for sid, occurred, category, action, label, value, second in events:
+        local = _dt(occurred).replace(tzinfo=dt.UTC).astimezone(zone).date()
+        by_day[(local, category, action)] = by_day.get((local, category, action), 0) + 1
+        for grain in EVENT_GRAINS:
+            key = (grain, category if "c" in grain else "", action if "a" in grain else "",
+                   label if "l" in grain else "")
+            slot = grains.get(key)
+            if slot is None:
+                slot = grains[key] = [0, set(), 0.0, 0, 0.0, 0]
+            slot[0] += 1
+            slot[1].add(sid)
+            if value is not None:
+                slot[2] += float(value)
+                slot[3] += 1
+            if second is not None:
+                slot[4] += float(second)
+                slot[5] += 1
+    rows = [{"site": site.id, "day": day, "grain": grain, "category": c, "action": a, "label": label[:256],
+             "events": n[0], "sessions": len(n[1]), "value_sum": n[2], "value_count": n[3],
+             "value_secondary_sum": n[4], "value_secondary_count": n[5]}
+            for (grain, c, a, label), n in grains.items()]
+    days = [{"site": site.id, "day": day, "occurred_day": local, "category": c, "action": a, "events": n}
+            for (local, c, a), n in by_day.items()]
+    return rows, days
+
+
+ROLLUP_TABLES = (DailyStat, DailyBreakdown, DailyEvent, DailyEventTime, DailyTag)
+
+
+def _delete_days(site_id: int, days: list[dt.date] | None = None, before: dt.date | None = None) -> int:
+    """Delete the site's rows of every rollup table for these days (all days when neither is given);
+    returns how many `rollup_daily` rows went."""
+    deleted = 0
+    for model in reversed(ROLLUP_TABLES):  # rollup_daily last: its count is the answer
+        where = model.site == site_id
+        if days is not None:
+            where &= model.day.in_(days)
+        if before is not None:
+            where &= model.day < before
+        deleted = model.delete().where(where).execute()
+    return deleted
 
 
 def _dt(value: Any) -> dt.datetime:
@@ -135,8 +208,7 @@ def rebuild_site(db: peewee.Database, site_id: int, progress: Progress | None = 
                  rebuild: bool = True) -> int:
     site = Site.get_by_id(site_id)
     if rebuild:
-        DailyStat.delete().where(DailyStat.site == site.id).execute()
-        DailyBreakdown.delete().where(DailyBreakdown.site == site.id).execute()
+        _delete_days(site.id)
     days = days_to_roll(site, rebuild=rebuild)
     if not rebuild:
         days = days[-MAX_DAYS_PER_RUN:]
@@ -152,14 +224,12 @@ def invalidate(site_id: int, moments: Iterable[dt.datetime], timezone: str) -> i
     days = {today_in(timezone, moment.replace(tzinfo=dt.UTC)) for moment in moments}
     if not days:
         return 0
-    DailyBreakdown.delete().where((DailyBreakdown.site == site_id) & DailyBreakdown.day.in_(sorted(days))).execute()
-    return DailyStat.delete().where((DailyStat.site == site_id) & DailyStat.day.in_(sorted(days))).execute()
+    return _delete_days(site_id, sorted(days))
 
 
 def forget_days_before(site_id: int, day: dt.date) -> int:
     """Drop the site's statistics rollups of days before `day` (retention's age limit)."""
-    DailyBreakdown.delete().where((DailyBreakdown.site == site_id) & (DailyBreakdown.day < day)).execute()
-    return DailyStat.delete().where((DailyStat.site == site_id) & (DailyStat.day < day)).execute()
+    return _delete_days(site_id, before=day)
 
 
 def rollup_job(ctx: Any, *, rebuild: bool = False, progress: Progress | None = None) -> str:

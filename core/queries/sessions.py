@@ -67,8 +67,13 @@ def list_sessions(database: Database, q: Query, *, sort: str = "start", order: s
     key = {"start": Session.started_at, "duration": duration, "pages": Session.pageview_count,
            "events": Session.event_count}[sort]
     ordering = [key.desc() if order == "desc" else key.asc(), Session.id.desc() if order == "desc" else Session.id]
-    rows = list(Session.select(Session, duration.alias("duration")).where(where).order_by(*ordering)
-                .limit(limit).offset(offset).dicts())
+    # Pick the page's ids first: sorting reads only the covering (site, started_at, ...) indexes, and only
+    # the 50 chosen rows are fetched whole (sorting whole rows read 470 k scattered rows: seconds).
+    page = [row[0] for row in Session.select(Session.id).where(where).order_by(*ordering)
+            .limit(limit).offset(offset).tuples()]
+    found = {row["id"]: row for row in Session.select(Session, duration.alias("duration"))
+             .where(Session.id.in_(page)).dicts()} if page else {}
+    rows = [found[sid] for sid in page if sid in found]
     total = Session.select().where(where).count()
     items = [session_row(row, int(row["duration"] or 0)) for row in rows]
     ids = [item["id"] for item in items]

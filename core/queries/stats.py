@@ -86,7 +86,7 @@ def _raw_visitor_keys(database: Database, q: Query) -> Iterable[str]:
     return (row[0] for row in Session.select(visitor_key()).where(session_where(q, database.dialect)).tuples())
 
 
-def _rolled_days(q: Query) -> dict[dt.date, DailyStat]:
+def rolled_days(q: Query) -> dict[dt.date, DailyStat]:
     """Complete rollup rows of the range, rolled up in the site's current time zone."""
     if q.filters:
         return {}
@@ -100,7 +100,7 @@ def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def _missing_runs(q: Query, have: Iterable[dt.date]) -> list[Query]:
+def missing_runs(q: Query, have: Iterable[dt.date]) -> list[Query]:
     """The days of `q` without a rollup, as consecutive sub-ranges."""
     have = set(have)
     runs: list[Query] = []
@@ -128,7 +128,7 @@ def _single_days(runs: list[Query]) -> list[Query]:
 
 def totals(database: Database, q: Query) -> dict[str, Any]:
     """Visitors, sessions, pageviews, events, bounces, bounce rate, average length, pages per session."""
-    rolled = _rolled_days(q)
+    rolled = rolled_days(q)
     if not rolled:
         return _derive(_raw_totals(database, q), _raw_visitors(database, q))
     out = _empty_totals()
@@ -139,7 +139,7 @@ def totals(database: Database, q: Query) -> dict[str, Any]:
     for row in rolled.values():
         if row.visitor_sketch:
             sketch.merge(registers, bytes(row.visitor_sketch))
-    for run in _missing_runs(q, rolled):
+    for run in missing_runs(q, rolled):
         raw = _raw_totals(database, run)
         for key in out:
             out[key] += raw[key]
@@ -159,10 +159,35 @@ def _change(current: float, previous: float) -> float | None:
     return round(100.0 * (current - previous) / previous, 1)
 
 
+def _raw_totals_both(database: Database, q: Query) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`totals` of `q` and of its previous period in one pass over both ranges: the segment's sessions
+    are read once, not four times (totals and distinct visitors, twice)."""
+    d = database.dialect
+    prev = q.previous()
+    split = q.utc_bounds()[0]  # == the previous period's end: the ranges touch
+    period = peewee.Case(None, [(Session.started_at >= split, 1)], 0)
+    where = session_where(replace(q, start=prev.start), d)  # both ranges
+    found = {0: [0] * 6, 1: [0] * 6}
+    for row in (Session.select(period.alias("is_current"), fn.COUNT(Session.id), fn.SUM(Session.pageview_count),
+                               fn.SUM(peewee.Case(None, [(Session.pageview_count <= 1, 1)], 0)),
+                               fn.SUM(d.seconds_between(Session.started_at, Session.last_seen_at)),
+                               fn.SUM(Session.event_count), fn.COUNT(fn.DISTINCT(visitor_key())))
+                .where(where).group_by(peewee.SQL("is_current")).tuples()):
+        found[int(row[0])] = [int(n or 0) for n in row[1:]]
+    out = []
+    for numbers in (found[1], found[0]):
+        raw = dict(zip(("sessions", "pageviews", "bounces", "duration_sum", "events"), numbers[:5], strict=True))
+        out.append(_derive(raw, numbers[5]))
+    return out[0], out[1]
+
+
 def overview(database: Database, q: Query) -> dict[str, Any]:
     """The headline numbers of `q` and of the same number of days just before, with % change."""
-    current = totals(database, q)
-    previous = totals(database, q.previous())
+    if not rolled_days(q) and not rolled_days(q.previous()):
+        current, previous = _raw_totals_both(database, q)
+    else:
+        current = totals(database, q)
+        previous = totals(database, q.previous())
     return {
         "from": q.start.isoformat(), "to": q.end.isoformat(),
         "previous_from": q.previous().start.isoformat(), "previous_to": q.previous().end.isoformat(),
@@ -198,7 +223,7 @@ def bucket_keys(q: Query, unit: str) -> list[str]:
     return keys
 
 
-def _bucket_of_day(day: dt.date, unit: str) -> str:
+def bucket_of_day(day: dt.date, unit: str) -> str:
     if unit == "day":
         return day.isoformat()
     if unit == "week":
@@ -221,14 +246,14 @@ def timeseries(database: Database, q: Query, unit: str = "day") -> dict[str, Any
     """Visitors, sessions, pageviews and bounce rate per hour/day/week/month/year, in the site's zone."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}")
-    rolled = _rolled_days(q) if unit != "hour" else {}
+    rolled = rolled_days(q) if unit != "hour" else {}
     if not rolled:
         found = _raw_series(database, q, unit)
     else:
         found = {}
         sketches: dict[str, bytearray] = {}
         for day, row in rolled.items():
-            key = _bucket_of_day(day, unit)
+            key = bucket_of_day(day, unit)
             slot = found.setdefault(key, {"sessions": 0, "visitors": 0, "pageviews": 0, "bounces": 0})
             slot["sessions"] += row.sessions
             slot["pageviews"] += row.pageviews
@@ -236,7 +261,7 @@ def timeseries(database: Database, q: Query, unit: str = "day") -> dict[str, Any
             slot["visitors"] += row.visitors
             if unit != "day" and row.visitor_sketch:
                 sketch.merge(sketches.setdefault(key, sketch.new()), bytes(row.visitor_sketch))
-        for day_q in _single_days(_missing_runs(q, rolled)):
+        for day_q in _single_days(missing_runs(q, rolled)):
             for key, raw in _raw_series(database, day_q, unit).items():
                 slot = found.setdefault(key, {"sessions": 0, "visitors": 0, "pageviews": 0, "bounces": 0})
                 for name in slot:
@@ -354,9 +379,9 @@ def breakdown(database: Database, q: Query, dimension: str, limit: int = 10, off
     average duration (pages: average active seconds per pageview), with the total number of values."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}")
-    rolled = _rolled_days(q)
+    rolled = rolled_days(q)
     merged = _rolled_breakdown(q, dimension, rolled)
-    for run in _missing_runs(q, rolled) if rolled else [q]:
+    for run in missing_runs(q, rolled) if rolled else [q]:
         for value, numbers in _raw_breakdown(database, run, dimension).items():
             _add(merged, value, *numbers)
     whole = 1 if dimension in PAGE_DIMENSIONS else 0  # share of pageviews for pages, else of sessions
