@@ -1,8 +1,9 @@
 """Events and tags rollups (per site and day), and covering indexes on sessions for the overview and
 the sessions list (issue #4: 1 M sessions in <= 300 ms).
 
-Existing daily rollups are marked incomplete, so the `rollups` job rolls those days again and fills
-the new tables too (statistics read the raw tables for those days until then).
+Existing daily rollups keep their totals (the session cap may have removed raw rows since) and get
+`has_reports = false`: the `rollups` job fills their events and tags rollups from the raw rows left,
+and the reports read those days raw until then.
 Frozen copies of the schema as of this migration.
 """
 
@@ -61,6 +62,7 @@ def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
 
     db.create_tables([DailyEvent, DailyEventTime, DailyTag])
     migrate(
+        migrator.add_column("rollup_daily", "has_reports", peewee.BooleanField(default=False)),
         migrator.add_index("sessions", ("site_id", "started_at", "last_seen_at", "pageview_count", "event_count",
                                         "country", "device", "browser", "os", "visitor_hash", "ip", "token"), False),
         migrator.add_index("sessions", ("site_id", "country", "device", "started_at", "last_seen_at",
@@ -68,4 +70,3 @@ def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
         # The first wide index starts with (site_id, started_at): this one only cost writes.
         migrator.drop_index("sessions", "sessions_site_id_started_at"),
     )
-    db.execute_sql("UPDATE rollup_daily SET complete = 0")

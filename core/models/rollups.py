@@ -29,6 +29,9 @@ class DailyStat(BaseModel):
     visitor_sketch = peewee.BlobField(null=True)  # HyperLogLog registers, merged for multi-day ranges
     complete = peewee.BooleanField(default=False)  # rolled up after the day (plus a grace hour) ended
     rolled_at = peewee.DateTimeField()
+    # The day's events and tags rollups exist too (days rolled before migration 0030 get them later,
+    # from the raw rows still kept, without touching these totals).
+    has_reports = peewee.BooleanField(default=False)
 
     class Meta:
         table_name = "rollup_daily"

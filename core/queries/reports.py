@@ -29,7 +29,9 @@ SERIES_TOP = 8  # lines drawn on a chart; the table lists every value
 
 def _rolled(q: Query, unit: str) -> list[dt.date]:
     """The complete rolled-up days of `q` the report may read (none with a segment or by the hour)."""
-    return sorted(rolled_days(q)) if unit != "hour" else []
+    if unit == "hour":
+        return []
+    return sorted(day for day, stat in rolled_days(q).items() if stat.has_reports)
 
 
 def _raw_runs(q: Query, rolled: list[dt.date]) -> list[Query]:

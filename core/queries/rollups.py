@@ -105,24 +105,44 @@ def roll_day(db: peewee.Database, site: Site, day: dt.date, now: dt.datetime | N
         breakdowns[("exit", path)][0] = len(sessions)
 
     registers = sketch.add_all(sketch.new(), visitors)
+    report_rows = _report_rows(site, day, in_day)
+    with db.atomic():
+        _delete_days(site.id, [day])
+        stat = DailyStat.create(site=site.id, day=day, timezone=site.timezone, visitors=len(visitors),
+                                visitor_sketch=bytes(registers), complete=now >= high + GRACE, rolled_at=now,
+                                has_reports=True, **totals)
+        rows = [{"site": site.id, "day": day, "dimension": dim, "value": value[:2048], "sessions": n[0],
+                 "pageviews": n[1], "bounces": n[2], "duration_sum": n[3]}
+                for (dim, value), n in breakdowns.items()]
+        _insert_rows(((DailyBreakdown, rows), *report_rows))
+    return stat
+
+
+def roll_reports(db: peewee.Database, site: Site, day: dt.date) -> None:
+    """Add the events and tags rollups to a day rolled before they existed, keeping its totals."""
+    low, high = Query(site.id, site.timezone, day, day).utc_bounds()
+    in_day = (Session.site == site.id) & (Session.started_at >= low) & (Session.started_at < high)
+    report_rows = _report_rows(site, day, in_day)
+    with db.atomic():
+        for model in REPORT_TABLES:
+            model.delete().where((model.site == site.id) & (model.day == day)).execute()
+        _insert_rows(report_rows)
+        DailyStat.update(has_reports=True).where((DailyStat.site == site.id) & (DailyStat.day == day)).execute()
+
+
+def _insert_rows(tables: Iterable[tuple[type[peewee.Model], list[dict[str, Any]]]]) -> None:
+    for model, rows in tables:
+        for start in range(0, len(rows), 500):
+            model.insert_many(rows[start:start + 500]).execute()
+
+
+def _report_rows(site: Site, day: dt.date, in_day: Any) -> list[tuple[type[peewee.Model], list[dict[str, Any]]]]:
     event_rows, event_days = _event_rows(site, day, in_day)
     tag_rows = [{"site": site.id, "day": day, "tag": tag, "sessions": int(n)} for tag, n in
                 SessionTag.select(SessionTag.tag, peewee.fn.COUNT(SessionTag.id))
                 .join(Session, on=(SessionTag.session == Session.id)).where(in_day)
                 .group_by(SessionTag.tag).tuples()]
-    with db.atomic():
-        _delete_days(site.id, [day])
-        stat = DailyStat.create(site=site.id, day=day, timezone=site.timezone, visitors=len(visitors),
-                                visitor_sketch=bytes(registers), complete=now >= high + GRACE, rolled_at=now,
-                                **totals)
-        rows = [{"site": site.id, "day": day, "dimension": dim, "value": value[:2048], "sessions": n[0],
-                 "pageviews": n[1], "bounces": n[2], "duration_sum": n[3]}
-                for (dim, value), n in breakdowns.items()]
-        for model, batch in ((DailyBreakdown, rows), (DailyEvent, event_rows), (DailyEventTime, event_days),
-                             (DailyTag, tag_rows)):
-            for start in range(0, len(batch), 500):
-                model.insert_many(batch[start:start + 500]).execute()
-    return stat
+    return [(DailyEvent, event_rows), (DailyEventTime, event_days), (DailyTag, tag_rows)]
 
 
 def _event_rows(site: Site, day: dt.date, in_day: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -160,7 +180,8 @@ def _event_rows(site: Site, day: dt.date, in_day: Any) -> tuple[list[dict[str, A
     return rows, days
 
 
-ROLLUP_TABLES = (DailyStat, DailyBreakdown, DailyEvent, DailyEventTime, DailyTag)
+REPORT_TABLES = (DailyEvent, DailyEventTime, DailyTag)
+ROLLUP_TABLES = (DailyStat, DailyBreakdown, *REPORT_TABLES)
 
 
 def _delete_days(site_id: int, days: list[dt.date] | None = None, before: dt.date | None = None) -> int:
@@ -216,7 +237,20 @@ def rebuild_site(db: peewee.Database, site_id: int, progress: Progress | None = 
         roll_day(db, site, day)
         if progress:
             progress(index, len(days), f"{site.domain} {day.isoformat()}")
+    for day in days_without_reports(site)[-MAX_DAYS_PER_RUN:]:
+        roll_reports(db, site, day)
     return len(days)
+
+
+def days_without_reports(site: Site) -> list[dt.date]:
+    """Rolled days (of the current time zone) without events and tags rollups: rolled before 0030."""
+    return sorted(_as_date(row[0]) for row in DailyStat.select(DailyStat.day).where(
+        (DailyStat.site == site.id) & (DailyStat.has_reports == False)  # noqa: E712
+        & (DailyStat.timezone == site.timezone)).tuples())
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def invalidate(site_id: int, moments: Iterable[dt.datetime], timezone: str) -> int:
