@@ -60,6 +60,13 @@ class UxwizzApp:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    def fork_workers(self) -> None:
+        """Serve, before the listening socket and any thread exist: fork helper processes."""
+        if self.ctx is None:
+            return
+        for forker in self.ctx.services.get("forkers", []):
+            forker()
+
     def start_background(self) -> None:
         """Start scheduled jobs and background writers (serve does this; tests call what they need)."""
         if self.ctx is None or self._started:

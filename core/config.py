@@ -151,6 +151,15 @@ REGISTRY: tuple[Setting, ...] = (
         "How often buffered collection data is written to the database.", minimum=0.05, maximum=60,
     ),
     Setting("ingest", "flush_batch_size", "int", 2000, "Most payloads written in one transaction.", minimum=1),
+    Setting(
+        "ingest", "flush_worker", "bool", True,
+        "Flush collected data in a separate process forked by `serve` (false: a thread of the server).",
+    ),
+    Setting(
+        "ingest", "flush_worker_nice", "int", 10,
+        "CPU niceness of the flush worker: requests first, flushing catches up when there is CPU to spare.",
+        minimum=0, maximum=19,
+    ),
     Setting("geo", "database_path", "str", "", "GeoIP .mmdb file; empty: the first .mmdb in the data dir."),
     Setting("scheduler", "enabled", "bool", True, "Take part in running cluster-wide scheduled jobs (retention, rollups). Collection flushes always run."),
     Setting("plugins", "enabled", "list", (), "Plugins from plugins/ to load, comma-separated."),

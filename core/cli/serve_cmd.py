@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     except PendingMigrations as exc:
         raise CommandError(str(exc)) from None
     host, port = settings["server.host"], settings["server.port"]
+    app.fork_workers()  # the flush worker: forked while this process has no thread and no socket
     try:
         server = waitress.create_server(
             app, host=host, port=port, threads=settings["server.threads"], ident="uxwizz",

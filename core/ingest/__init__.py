@@ -18,9 +18,10 @@ def register(app: bottle.Bottle, ctx: AppContext) -> None:
     service = IngestService(ctx)
     ctx.services["ingest"] = service
     ctx.services["ingest_depth"] = service.depth
-    ctx.services["collect_stats"] = service.stats.snapshot
+    ctx.services["collect_stats"] = service.stats_snapshot
     ctx.fast_paths["/api/collect"] = make_collect_app(service, ctx)
     register_config(app, service)
+    ctx.services.setdefault("forkers", []).append(service.fork_worker)
     ctx.services.setdefault("starters", []).append(service.start)
     # Registered before the scheduler's stop, so it runs after it: the final flush is the last write.
     ctx.shutdown_hooks.append(service.shutdown)

@@ -1,5 +1,10 @@
 """The flusher: journal segments → enrichment pipeline → database, one transaction per batch.
 
+Runs in the flush worker process that `serve` forks (core/ingest/worker.py), or as a thread of the
+server process where no worker runs (tests, tools, the first run after the web installer). The
+`journal` it reads is the server's `Journal` (thread) or a `SealedSegments` view of the same files
+(worker); both offer seal / sealed / progress / retire / depth.
+
 A dedicated thread rather than an APScheduler job, because the journal belongs to this process
 and must drain even where `scheduler.enabled` is off (several processes on one MySQL), and because
 it backs off on its own while the database is down (1 s, 2 s, … 30 s) and is woken for shutdown.
@@ -49,6 +54,10 @@ class CollectStats:
         with self._lock:
             self.counts[name] += n
 
+    def totals(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             counts = dict(self.counts)
@@ -77,7 +86,7 @@ class FlushReport:
 
 
 class Flusher:
-    def __init__(self, db: peewee.Database, journal: Journal, sites: SiteCache, env: EnrichEnv,
+    def __init__(self, db: peewee.Database, journal: Journal | Any, sites: SiteCache, env: EnrichEnv,
                  steps: Callable[[], Sequence[Step]], parts: Callable[[], list[CollectPart]], stats: CollectStats,
                  *, interval: float, batch_size: int):
         self.db = db
@@ -183,17 +192,27 @@ class Flusher:
             if len(batch) >= self.batch_size:
                 self._commit(batch, report)
                 segment.offset, segment.done = end, segment.done + len(batch)
+                self.journal.progress(segment)
                 batch = []
         if batch:
             self._commit(batch, report)
             segment.offset, segment.done = end, segment.done + len(batch)
+            self.journal.progress(segment)
         segment.done = segment.entries  # torn or unreadable lines are not waiting for anything
 
     def _enrich(self, entries: list[dict[str, Any]], report: FlushReport) -> list[Hit]:
         steps = self.steps()
         hits = []
+        refreshed = False
         for entry in entries:
             site = self.sites.by_id(entry.get("s", -1))
+            if site is None and not refreshed:
+                # Created after this process last loaded the sites (the worker process learns of a
+                # new site only from the database): look again before calling it deleted.
+                if not self.sites.refresh():  # database down: keep the entry for the retry
+                    raise peewee.OperationalError("cannot load the site list to check a site id")
+                refreshed = True
+                site = self.sites.by_id(entry.get("s", -1))
             if site is None:
                 self._drop("unknown-site", report)  # deleted since it was accepted
                 continue

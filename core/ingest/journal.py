@@ -4,6 +4,10 @@ Layout: `<data_dir>/journal/slot-N/NNNNNNNNNNNN.jsonl`, one JSON entry per line.
 slot with an exclusive file lock (`slot-N.lock`), so several processes sharing a data dir never
 write the same files, and a restarted process (or a neighbour) finds a dead one's segments.
 
+The segment being written is named `NNNNNNNNNNNN.part`; sealing renames it to `.jsonl` (atomic), so
+any reader — the flusher thread, or the flush worker process (core/ingest/worker.py) — can tell a
+finished segment by its name alone. A `.part` left by a dead process is sealed when found.
+
 Durability: each entry is one `os.write` to an O_APPEND descriptor, which survives `kill -9` of the
 process (the kernel has the bytes once write returns). `fsync` happens when a segment is sealed on
 the flush timer, not per request. Segments are deleted only after every entry in them is
@@ -28,6 +32,7 @@ from core.filelock import try_lock
 
 log = logging.getLogger("uxwizz.journal")
 SEGMENT_SUFFIX = ".jsonl"
+OPEN_SUFFIX = ".part"
 
 
 def encode(entry: dict[str, Any]) -> bytes:
@@ -49,6 +54,28 @@ def _segment_number(name: str) -> int | None:
         return None
     stem = name[: -len(SEGMENT_SUFFIX)]
     return int(stem) if stem.isdigit() else None
+
+
+def seal_leftovers(directory: str) -> None:
+    """A dead process's open segment: its bytes are whole lines or a torn tail; seal it by name."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return
+    for name in names:
+        stem = name[: -len(OPEN_SUFFIX)]
+        if name.endswith(OPEN_SUFFIX) and stem.isdigit():
+            os.replace(os.path.join(directory, name), os.path.join(directory, stem + SEGMENT_SUFFIX))
+
+
+def sealed_segment_paths(directory: str) -> list[str]:
+    """The finished segments of one slot directory, oldest first."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    numbered = sorted((n, name) for name in names if (n := _segment_number(name)) is not None)
+    return [os.path.join(directory, name) for _n, name in numbered]
 
 
 def read_entries(path: str, offset: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
@@ -89,6 +116,7 @@ class Journal:
         self._current_entries = 0
         self.sealed: list[Segment] = []
         self._adopted_locks: list[Any] = []
+        self.adopted_dirs: list[str] = []
         self._next_number = self._scan_existing()
         self._adopt_orphans(max_slots)
 
@@ -105,16 +133,12 @@ class Journal:
         raise RuntimeError(f"all {max_slots} journal slots in {self.root} are locked by other processes")
 
     def _segments_in(self, directory: str) -> list[str]:
-        try:
-            names = os.listdir(directory)
-        except FileNotFoundError:
-            return []
-        numbered = sorted((n, name) for name in names if (n := _segment_number(name)) is not None)
-        return [os.path.join(directory, name) for _n, name in numbered]
+        return sealed_segment_paths(directory)
 
     def _scan_existing(self) -> int:
         """Segments left by a previous run of this slot (crash) are sealed and replayed first."""
         last = 0
+        seal_leftovers(self.slot_dir)
         for path in self._segments_in(self.slot_dir):
             last = max(last, _segment_number(os.path.basename(path)) or 0)
             self.sealed.append(Segment(path, count_lines(path)))
@@ -124,19 +148,25 @@ class Journal:
         """Other slots with segments and no live owner: lock them and replay their segments too."""
         for n in range(max_slots):
             directory = os.path.join(self.root, f"slot-{n}")
-            if directory == self.slot_dir or not self._segments_in(directory):
+            if directory == self.slot_dir or not os.path.isdir(directory):
                 continue
             handle = try_lock(os.path.join(self.root, f"slot-{n}.lock"))
             if handle is None:
                 continue  # a live process owns it
+            seal_leftovers(directory)
+            if not self._segments_in(directory):
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+                continue
             self._adopted_locks.append(handle)
+            self.adopted_dirs.append(directory)
             for path in self._segments_in(directory):
                 self.sealed.append(Segment(path, count_lines(path)))
 
     # -- writing ----------------------------------------------------------------------------------
 
     def _open_segment(self) -> None:
-        path = os.path.join(self.slot_dir, f"{self._next_number:012d}{SEGMENT_SUFFIX}")
+        path = os.path.join(self.slot_dir, f"{self._next_number:012d}{OPEN_SUFFIX}")
         self._next_number += 1
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._current = path
@@ -154,7 +184,7 @@ class Journal:
             self._current_entries += 1
 
     def seal(self) -> None:
-        """Close the current segment (fsync first) so the flusher can read it whole."""
+        """Close the current segment (fsync first) and rename it `.jsonl`, so a flusher can read it whole."""
         with self._lock:
             if self._fd is None:
                 return
@@ -165,10 +195,14 @@ class Journal:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if path is None:
+            return
         if entries:
-            assert path is not None
-            self.sealed.append(Segment(path, entries, sealed_at=time.monotonic()))
-        elif path is not None:
+            finished = path[: -len(OPEN_SUFFIX)] + SEGMENT_SUFFIX
+            os.replace(path, finished)
+            with self._lock:  # the worker's report thread may rebind the list (note_retired)
+                self.sealed.append(Segment(finished, entries, sealed_at=time.monotonic()))
+        else:
             os.unlink(path)
 
     def fsync(self) -> None:
@@ -185,6 +219,25 @@ class Journal:
         except FileNotFoundError:
             pass
         self.sealed.remove(segment)
+
+    def progress(self, segment: Segment) -> None:
+        """A batch of the segment was committed (the worker process's view reports this; here no-op)."""
+
+    def directories(self) -> list[str]:
+        """Every slot directory this process flushes: its own and the adopted ones."""
+        return [self.slot_dir, *self.adopted_dirs]
+
+    def note_progress(self, path: str, done: int) -> None:
+        """The flush worker committed `done` entries of `path` (keeps depth() right in this process)."""
+        for segment in list(self.sealed):
+            if segment.path == path:
+                segment.done = max(segment.done, done)
+                return
+
+    def note_retired(self, path: str) -> None:
+        """The flush worker committed and deleted `path`."""
+        with self._lock:
+            self.sealed = [segment for segment in self.sealed if segment.path != path]
 
     def lag(self) -> float:
         """Seconds the oldest sealed, not yet committed segment has been waiting."""

@@ -170,10 +170,11 @@ def make_collect_app(service: IngestService, ctx: AppContext) -> Callable[..., I
             service.log.error("cannot append to the collection journal: %s", exc)
             return _error(503, "unavailable", "The server cannot store data right now; retry later.", cors)
         service.stats.add("accepted")
-        if service.journal.lag() > BACKPRESSURE_LAG and not service.flusher.backoff:
-            # The flusher shares the GIL with every request thread and falls behind at saturation;
-            # a short sleep here (GIL released) is backpressure that lets it catch up. Not while
-            # the database is down: then waiting helps nobody, the journal simply grows.
+        if service.worker is None and service.journal.lag() > BACKPRESSURE_LAG and not service.flusher.backoff:
+            # The flusher thread shares the GIL with every request thread and falls behind at
+            # saturation; a short sleep here (GIL released) is backpressure that lets it catch up.
+            # Not with a worker process (its own GIL, and a burst is what the journal absorbs), nor
+            # while the database is down: then waiting helps nobody, the journal simply grows.
             time.sleep(BACKPRESSURE_SLEEP)
         return _json(202, OK_BODY, cors)
 

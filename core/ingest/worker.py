@@ -1,0 +1,287 @@
+"""The flush worker: the flusher's work (enrichment + inserts) in a process of its own.
+
+Why: flushing costs ~200 µs of Python per batch. As a thread of the server it shares the GIL with
+the request threads, and at saturation the two throttle each other (`/api/collect` reached a fifth
+of a bare endpoint's rate). `serve` forks this worker once, before any thread exists, so it
+inherits the built app — site cache, enrichment steps (plugins' included), GeoIP and user-agent
+readers — with no second start-up and, copy-on-write, little extra memory. It runs at a lower CPU
+priority (`ingest.flush_worker_nice`): under a burst, answering requests comes first and the
+journal absorbs the difference; the worker catches up as soon as there is CPU to spare.
+
+Hand-over is the journal itself. The server appends to `.part` segments and, every flush interval,
+seals them (fsync, rename to `.jsonl`) and pokes the worker through a pipe; the worker flushes
+sealed segments oldest first and deletes each one once committed. It reports progress back on a
+second pipe (JSON lines), so `/healthz` and the dashboard show the same numbers as before.
+
+Failures:
+- the worker dies (crash, OOM kill): the server sees the report pipe close and carries on with the
+  in-process flusher thread; the half-flushed segment is read again and its batch ids make that a
+  no-op;
+- the server is killed (-9): the worker gets SIGKILL too (PR_SET_PDEATHSIG, plus a getppid() check);
+  the next start replays the journal, as it always did;
+- graceful stop: the server seals and sends "stop"; the worker drains and exits; whatever is left
+  (database down) stays in the journal, and the server tries once more itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import select
+import signal
+import threading
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from .flush import CollectStats, Flusher
+from .journal import Segment, sealed_segment_paths
+
+if TYPE_CHECKING:
+    from .service import IngestService
+
+log = logging.getLogger("uxwizz.flush")
+PR_SET_PDEATHSIG = 1
+STOP_TIMEOUT_SECONDS = 120.0
+
+
+# -- the worker's side --------------------------------------------------------------------------
+
+
+class Reporter:
+    """JSON lines to the server; each under PIPE_BUF, so a write is never interleaved."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def send(self, message: dict[str, Any]) -> None:
+        os.write(self.fd, json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+
+class SealedSegments:
+    """The worker's view of the journal: sealed `.jsonl` files of the server's slot directories."""
+
+    def __init__(self, root: str, directories: list[str], reporter: Reporter):
+        self.root = root
+        self.directories = directories
+        self.reporter = reporter
+        self._known: dict[str, Segment] = {}
+
+    def seal(self) -> None:
+        """The server seals; the worker only reads what is sealed."""
+
+    @property
+    def sealed(self) -> list[Segment]:
+        paths = [path for directory in self.directories for path in sealed_segment_paths(directory)]
+        self._known = {path: self._known.get(path) or Segment(path, 0) for path in paths}
+        return list(self._known.values())
+
+    def progress(self, segment: Segment) -> None:
+        self.reporter.send({"progress": segment.path, "done": segment.done})
+
+    def retire(self, segment: Segment) -> None:
+        try:
+            os.unlink(segment.path)
+        except FileNotFoundError:
+            pass
+        self._known.pop(segment.path, None)
+        self.reporter.send({"retired": segment.path})
+
+    def depth(self) -> int:
+        return sum(max(0, s.entries - s.done) for s in self._known.values())
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the getppid() check in the loop still applies
+        pass
+    if os.getppid() != parent:  # the server died before prctl took effect
+        os._exit(0)
+
+
+def run_worker(service: IngestService, control: int, report: int, parent: int) -> int:
+    """The worker's main loop (in the forked child). Returns the exit status."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        os.nice(service.ctx.settings["ingest.flush_worker_nice"])
+    except OSError:
+        pass
+    reporter = Reporter(report)
+    segments = SealedSegments(service.journal.root, service.journal.directories(), reporter)
+    stats = CollectStats()
+    flusher = Flusher(service.ctx.database.db, segments, service.sites, service.env, service.steps, service.parts,
+                      stats, interval=service.flusher.interval, batch_size=service.flusher.batch_size)
+    sent: Counter[str] = Counter()
+
+    def tick() -> None:
+        flushed = flusher.tick()
+        counts = stats.totals()
+        delta = {name: n - sent[name] for name, n in counts.items() if n != sent[name]}
+        sent.update(delta)
+        reporter.send({"counts": delta, "flushed": flushed, "error": stats.last_error})
+
+    try:
+        stopping = False
+        while not stopping:
+            wait = flusher.backoff or flusher.interval
+            ready, _w, _x = select.select([control], [], [], wait)
+            if ready:
+                data = os.read(control, 4096)
+                stopping = not data or b"stop" in data  # EOF: the server is gone
+            if os.getppid() != parent:
+                return 0
+            tick()
+        return 0
+    except BrokenPipeError:  # the server closed its end: nothing to report to
+        return 0
+
+
+# -- the server's side --------------------------------------------------------------------------
+
+
+class FlushWorker:
+    """The server's handle on its worker: forks it, seals the journal for it, applies its reports."""
+
+    def __init__(self, service: IngestService, pid: int, control: int, report: int):
+        self.service = service
+        self.pid = pid
+        self.control = control
+        self.report = report
+        self.alive = True
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._exit_status: int | None = None
+
+    @classmethod
+    def fork(cls, service: IngestService) -> FlushWorker | None:
+        """Fork the worker. None when this process already runs threads (fork would be unsafe)."""
+        if threading.active_count() > 1:
+            log.info("flush worker not started (the server is already running threads); flushing in-process")
+            return None
+        service.ctx.database.close()  # neither side may inherit a live connection
+        control_read, control_write = os.pipe()
+        report_read, report_write = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            status = 1
+            try:
+                os.close(control_write)
+                os.close(report_read)
+                status = run_worker(service, control_read, report_write, parent)
+            except BaseException:
+                log.exception("the flush worker failed")
+            finally:
+                os._exit(status)  # never run the server's exit handlers here
+        os.close(control_read)
+        os.close(report_write)
+        log.info("flush worker started (pid %d)", pid)
+        return cls(service, pid, control_write, report_read)
+
+    def start(self) -> None:
+        for target, name in ((self._seal_loop, "uxwizz-sealer"), (self._read_reports, "uxwizz-flush-reports")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def poke(self, message: bytes = b"seal\n") -> None:
+        try:
+            os.write(self.control, message)
+        except OSError:  # the worker is gone; the report thread handles that
+            pass
+
+    def _seal_loop(self) -> None:
+        """Every flush interval: seal what was journaled, tell the worker, keep the site cache fresh."""
+        service = self.service
+        interval = service.flusher.interval
+        while self.alive and not self.stopping.wait(interval):
+            try:
+                service.journal.seal()
+            except OSError as exc:
+                log.error("cannot seal the collection journal: %s", exc)
+            service.sites.refresh_if_stale()
+            self.poke()
+
+    def _read_reports(self) -> None:
+        stats, journal = self.service.stats, self.service.journal
+        pending = b""
+        while True:
+            try:
+                data = os.read(self.report, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if "progress" in message:
+                    journal.note_progress(message["progress"], int(message["done"]))
+                elif "retired" in message:
+                    journal.note_retired(message["retired"])
+                elif "counts" in message:
+                    for name, n in message["counts"].items():
+                        stats.add(name, n)
+                    if message.get("flushed"):
+                        stats.last_flush_at = time.monotonic()
+                    stats.last_error = message.get("error", "")
+        os.close(self.report)
+        self.alive = False
+        self._reap(block=self.stopping.is_set())
+        if not self.stopping.is_set():
+            log.error("the flush worker (pid %d) exited (%s); flushing in-process from now on",
+                      self.pid, self._describe_exit())
+            self.service.worker_lost()
+
+    def _reap(self, block: bool) -> None:
+        if self._exit_status is not None:
+            return
+        deadline = time.monotonic() + (STOP_TIMEOUT_SECONDS if block else 5.0)
+        while time.monotonic() < deadline:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self._exit_status = -1
+                return
+            if pid:
+                self._exit_status = status
+                return
+            time.sleep(0.05)
+
+    def _describe_exit(self) -> str:
+        status = self._exit_status
+        if status is None or status < 0:
+            return "status unknown"
+        if os.WIFSIGNALED(status):
+            return f"killed by signal {os.WTERMSIG(status)}"
+        return f"exit status {os.WEXITSTATUS(status)}"
+
+    def stop(self) -> None:
+        """Graceful stop: seal, let the worker drain and exit, wait for its last reports."""
+        self.stopping.set()
+        try:
+            self.service.journal.seal()
+        except OSError as exc:
+            log.error("cannot seal the collection journal: %s", exc)
+        self.poke(b"stop\n")
+        for thread in self._threads:
+            thread.join(timeout=STOP_TIMEOUT_SECONDS)
+        if self.alive:  # did not finish in time (database down and a long backoff)
+            log.error("the flush worker did not stop in %.0f s; killing it", STOP_TIMEOUT_SECONDS)
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.close(self.control)
+        except OSError:
+            pass
