@@ -133,6 +133,11 @@ class Dialect:
         """Whole seconds from `start` to `end` (two datetime columns)."""
         raise NotImplementedError
 
+    def ignoring_index(self, model: Any, index: str) -> Any:
+        """`model` as a FROM source that may not be read through `index`, for queries a narrower index
+        would serve with a row look-up per match while a covering one exists."""
+        return model
+
     def url_path(self, column: Any) -> Any:
         """The path of an absolute URL column, as `core.enrich.urls.url_path` computes it in Python:
         after the host, without ?query or #fragment, "/" when empty. The netloc holds none of
@@ -307,6 +312,11 @@ class MySQLDialect(Dialect):
 
     def seconds_between(self, start: Any, end: Any) -> Any:
         return peewee.fn.TIMESTAMPDIFF(peewee.SQL("SECOND"), start, end)
+
+    def ignoring_index(self, model: Any, index: str) -> Any:
+        # MariaDB costs a range on (site, started_at) plus 470 k row look-ups below a covering range of
+        # the same length (2.2 s instead of 0.2 s at 1 M sessions); SQLite picks the covering index itself.
+        return peewee.NodeList((model, peewee.SQL(f"IGNORE INDEX ({index})")))
 
     def url_path(self, column: Any) -> Any:
         fn = peewee.fn

@@ -65,8 +65,6 @@ def up(db: peewee.Database, migrator: SchemaMigrator) -> None:
         migrator.add_column("rollup_daily", "has_reports", peewee.BooleanField(default=False)),
         migrator.add_index("sessions", ("site_id", "started_at", "last_seen_at", "pageview_count", "event_count",
                                         "country", "device", "browser", "os", "visitor_hash", "ip", "token"), False),
-        migrator.add_index("sessions", ("site_id", "country", "device", "started_at", "last_seen_at",
+        migrator.add_index("sessions", ("country", "device", "site_id", "started_at", "last_seen_at",
                                         "pageview_count", "event_count", "visitor_hash", "ip", "token"), False),
-        # The first wide index starts with (site_id, started_at): this one only cost writes.
-        migrator.drop_index("sessions", "sessions_site_id_started_at"),
     )

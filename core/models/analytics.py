@@ -12,6 +12,7 @@ from .base import BaseModel, JSONField, MediumBlobField
 from .site import Site
 
 DEVICE_CLASSES = ("desktop", "tablet", "mobile")
+SESSIONS_BY_START = "sessions_site_id_started_at"  # the narrow (site, started_at) index, by its name
 POINT_CLICK, POINT_MOVE, POINT_SCROLL = 1, 2, 3
 
 
@@ -51,15 +52,17 @@ class Session(BaseModel):
 
     class Meta:
         table_name = "sessions"
-        # The two wide indexes cover every column the overview, the sessions list and its count read,
-        # so a range of 470 k sessions is read from the index alone (the table rows, in insertion order,
-        # are scattered over the file: 4 s instead of 0.2 s on SQLite at 1 M sessions). The second one
-        # serves segments by country and device, the most used filters.
+        # (site, started_at) keeps the newest-first list and its count cheap. The two wide indexes cover
+        # every column the overview and the list's sorts read, so a range of 470 k sessions is read from
+        # the index alone (table rows, in insertion order, are scattered over the file: seconds instead of
+        # 0.2 s at 1 M sessions). The last serves segments by country and device, the most used filters;
+        # it does not lead with site, so MariaDB never mistakes it for a cheap way to read "the site".
         indexes = (
             (("site", "token"), True),
+            (("site", "started_at"), False),
             (("site", "started_at", "last_seen_at", "pageview_count", "event_count", "country", "device",
               "browser", "os", "visitor_hash", "ip", "token"), False),
-            (("site", "country", "device", "started_at", "last_seen_at", "pageview_count", "event_count",
+            (("country", "device", "site", "started_at", "last_seen_at", "pageview_count", "event_count",
               "visitor_hash", "ip", "token"), False),
             (("site", "visitor_hash"), False),
         )

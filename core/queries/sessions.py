@@ -10,6 +10,7 @@ from typing import Any
 
 from core.db import Database
 from core.models import Event, Pageview, Session, SessionTag, WatchedSession, utcnow
+from core.models.analytics import SESSIONS_BY_START
 from core.queries.filters import session_where
 from core.queries.query import Query
 
@@ -69,7 +70,8 @@ def list_sessions(database: Database, q: Query, *, sort: str = "start", order: s
     ordering = [key.desc() if order == "desc" else key.asc(), Session.id.desc() if order == "desc" else Session.id]
     # Pick the page's ids first: sorting reads only the covering (site, started_at, ...) indexes, and only
     # the 50 chosen rows are fetched whole (sorting whole rows read 470 k scattered rows: seconds).
-    page = [row[0] for row in Session.select(Session.id).where(where).order_by(*ordering)
+    source = Session if sort == "start" else database.dialect.ignoring_index(Session, SESSIONS_BY_START)
+    page = [row[0] for row in Session.select(Session.id).from_(source).where(where).order_by(*ordering)
             .limit(limit).offset(offset).tuples()]
     found = {row["id"]: row for row in Session.select(Session, duration.alias("duration"))
              .where(Session.id.in_(page)).dicts()} if page else {}

@@ -19,6 +19,7 @@ from peewee import fn
 
 from core.db import Database
 from core.models import DailyBreakdown, DailyStat, Pageview, Session
+from core.models.analytics import SESSIONS_BY_START
 from core.queries import sketch
 from core.queries.filters import local_time, session_where
 from core.queries.query import Query
@@ -172,6 +173,7 @@ def _raw_totals_both(database: Database, q: Query) -> tuple[dict[str, Any], dict
                                fn.SUM(peewee.Case(None, [(Session.pageview_count <= 1, 1)], 0)),
                                fn.SUM(d.seconds_between(Session.started_at, Session.last_seen_at)),
                                fn.SUM(Session.event_count), fn.COUNT(fn.DISTINCT(visitor_key())))
+                .from_(d.ignoring_index(Session, SESSIONS_BY_START))  # the covering indexes serve this
                 .where(where).group_by(peewee.SQL("is_current")).tuples()):
         found[int(row[0])] = [int(n or 0) for n in row[1:]]
     out = []
