@@ -160,6 +160,9 @@ class FlushWorker:
     @classmethod
     def fork(cls, service: IngestService) -> FlushWorker | None:
         """Fork the worker. None when this process already runs threads (fork would be unsafe)."""
+        if not hasattr(os, "fork"):  # Windows: no fork; the thread flusher does the same work
+            log.info("flush worker not available on this platform; flushing in-process")
+            return None
         if threading.active_count() > 1:
             log.info("flush worker not started (the server is already running threads); flushing in-process")
             return None
