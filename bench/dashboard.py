@@ -143,7 +143,7 @@ def main() -> int:
         ("weekly series", lambda: stats.timeseries(database, q, "week"), None, False),
         ("sessions list, newest first", lambda: sessions.list_sessions(database, q, limit=50), None, True),
         ("sessions list, by duration", lambda: sessions.list_sessions(database, q, sort="duration", limit=50),
-         None, False),
+         None, True),
         ("sessions list, page 100", lambda: sessions.list_sessions(database, q, limit=50, offset=4950), None, False),
         ("visitors online", lambda: stats.online_now(database, site.id), None, False),
     ]
