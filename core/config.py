@@ -156,8 +156,8 @@ REGISTRY: tuple[Setting, ...] = (
         "Flush collected data in a separate process forked by `serve` (false: a thread of the server).",
     ),
     Setting(
-        "ingest", "flush_worker_nice", "int", 10,
-        "CPU niceness of the flush worker: requests first, flushing catches up when there is CPU to spare.",
+        "ingest", "flush_worker_nice", "int", 0,
+        "CPU niceness of the flush worker; higher favours answering requests over fresh data during bursts.",
         minimum=0, maximum=19,
     ),
     Setting("geo", "database_path", "str", "", "GeoIP .mmdb file; empty: the first .mmdb in the data dir."),

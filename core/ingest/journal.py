@@ -184,26 +184,35 @@ class Journal:
             self._current_entries += 1
 
     def seal(self) -> None:
-        """Close the current segment (fsync first) and rename it `.jsonl`, so a flusher can read it whole."""
+        """Close the current segment (fsync first) and rename it `.jsonl`, so a flusher can read it whole.
+
+        The segment joins `sealed` in the same locked step that detaches it from writing: depth()
+        never drops its entries in between (a health check would call the journal drained too early),
+        and a worker's "retired" report, which can only follow the rename, always finds it."""
         with self._lock:
             if self._fd is None:
                 return
             fd, path, entries = self._fd, self._current, self._current_entries
             self._fd = self._current = None
             self._current_entries = 0
+            segment = None
+            if entries and path is not None:
+                segment = Segment(path[: -len(OPEN_SUFFIX)] + SEGMENT_SUFFIX, entries, sealed_at=time.monotonic())
+                self.sealed.append(segment)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
         if path is None:
             return
-        if entries:
-            finished = path[: -len(OPEN_SUFFIX)] + SEGMENT_SUFFIX
-            os.replace(path, finished)
-            with self._lock:  # the worker's report thread may rebind the list (note_retired)
-                self.sealed.append(Segment(finished, entries, sealed_at=time.monotonic()))
-        else:
+        if segment is None:
             os.unlink(path)
+            return
+        try:
+            os.replace(path, segment.path)
+        except OSError:
+            segment.path = path  # still readable under its open name; nothing is lost
+            raise
 
     def fsync(self) -> None:
         with self._lock:
@@ -245,6 +254,11 @@ class Journal:
         if not sealed:
             return 0.0
         return time.monotonic() - sealed[0].sealed_at if sealed[0].sealed_at else 0.0
+
+    @property
+    def current_entries(self) -> int:
+        """Entries in the segment being written."""
+        return self._current_entries
 
     def depth(self) -> int:
         """Entries journaled but not yet committed."""

@@ -4,14 +4,15 @@ Why: flushing costs ~200 µs of Python per batch. As a thread of the server it s
 the request threads, and at saturation the two throttle each other (`/api/collect` reached a fifth
 of a bare endpoint's rate). `serve` forks this worker once, before any thread exists, so it
 inherits the built app — site cache, enrichment steps (plugins' included), GeoIP and user-agent
-readers — with no second start-up and, copy-on-write, little extra memory. It runs at a lower CPU
-priority (`ingest.flush_worker_nice`): under a burst, answering requests comes first and the
-journal absorbs the difference; the worker catches up as soon as there is CPU to spare.
+readers — with no second start-up and, copy-on-write, little extra memory. `ingest.flush_worker_nice`
+can lower its CPU priority, so that on a busy machine answering requests comes first during a
+burst and the journal absorbs the difference.
 
-Hand-over is the journal itself. The server appends to `.part` segments and, every flush interval,
-seals them (fsync, rename to `.jsonl`) and pokes the worker through a pipe; the worker flushes
-sealed segments oldest first and deletes each one once committed. It reports progress back on a
-second pipe (JSON lines), so `/healthz` and the dashboard show the same numbers as before.
+Hand-over is the journal itself. The server appends to `.part` segments and seals them (fsync,
+rename to `.jsonl`) every flush interval or once they hold SEAL_ENTRIES, and pokes the worker
+through a pipe; the worker flushes sealed segments oldest first and deletes each one once
+committed. It reports progress back on a second pipe (JSON lines), so `/healthz` and the
+dashboard show the same numbers as before.
 
 Failures:
 - the worker dies (crash, OOM kill): the server sees the report pipe close and carries on with the
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("uxwizz.flush")
 PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_SECONDS = 120.0
+SEAL_CHECK_SECONDS = 0.2
+SEAL_ENTRIES = 400  # ~0.1 s of flushing: under load the first entries of a segment wait less
 
 
 # -- the worker's side --------------------------------------------------------------------------
@@ -199,12 +202,20 @@ class FlushWorker:
             pass
 
     def _seal_loop(self) -> None:
-        """Every flush interval: seal what was journaled, tell the worker, keep the site cache fresh."""
-        service = self.service
+        """Seal what was journaled every flush interval — sooner once a segment holds SEAL_ENTRIES,
+        so under load the worker gets work (and commits it) in smaller, earlier pieces — then tell
+        the worker. Also keeps this process's site cache fresh (it has no flusher thread to do it)."""
+        service, journal = self.service, self.service.journal
         interval = service.flusher.interval
-        while self.alive and not self.stopping.wait(interval):
+        check = min(interval, SEAL_CHECK_SECONDS)
+        sealed_at = time.monotonic()
+        while self.alive and not self.stopping.wait(check):
+            now = time.monotonic()
+            if journal.current_entries < SEAL_ENTRIES and now - sealed_at < interval:
+                continue
+            sealed_at = now
             try:
-                service.journal.seal()
+                journal.seal()
             except OSError as exc:
                 log.error("cannot seal the collection journal: %s", exc)
             service.sites.refresh_if_stale()
@@ -240,6 +251,9 @@ class FlushWorker:
         os.close(self.report)
         self.alive = False
         self._reap(block=self.stopping.is_set())
+        sealer = self._threads[0]
+        if sealer is not threading.current_thread():
+            sealer.join()  # it stops within SEAL_CHECK_SECONDS; no seal may race the flusher thread
         if not self.stopping.is_set():
             log.error("the flush worker (pid %d) exited (%s); flushing in-process from now on",
                       self.pid, self._describe_exit())

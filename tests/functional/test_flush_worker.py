@@ -90,8 +90,12 @@ def test_when_the_worker_dies_the_server_flushes_itself_and_loses_nothing(instal
     wait_drained(server)
     stored = stored_labels(installed_settings)
     assert server.stop() == 0
-    assert "flushing in-process from now on" in server.log()
-    assert_exactly_once(load.acked, stored)
+    log = server.log()
+    assert "flushing in-process from now on" in log
+    try:
+        assert_exactly_once(load.acked, stored)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{log}") from None
 
 
 def test_the_worker_dies_with_a_killed_server_and_the_restart_replays(installed_settings):
