@@ -38,7 +38,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .flush import CollectStats, Flusher
-from .journal import Segment, sealed_segment_paths
+from .journal import Segment, count_lines, sealed_segment_paths
 
 if TYPE_CHECKING:
     from .service import IngestService
@@ -93,7 +93,16 @@ class SealedSegments:
         self.reporter.send({"retired": segment.path})
 
     def depth(self) -> int:
-        return sum(max(0, s.entries - s.done) for s in self._known.values())
+        """Entries not yet committed (for log lines only: counting lines reads the files)."""
+        total = 0
+        for segment in self.sealed:
+            if not segment.entries:
+                try:
+                    segment.entries = count_lines(segment.path)
+                except OSError:
+                    continue
+            total += max(0, segment.entries - segment.done)
+        return total
 
 
 def _die_with_parent(parent: int) -> None:
@@ -108,8 +117,10 @@ def _die_with_parent(parent: int) -> None:
 def run_worker(service: IngestService, control: int, report: int, parent: int) -> int:
     """The worker's main loop (in the forked child). Returns the exit status."""
     _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server decides
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group; the server decides when
+    # the worker stops (it drains it first), so neither may cut the worker short on its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         os.nice(service.ctx.settings["ingest.flush_worker_nice"])
     except OSError:
@@ -130,15 +141,20 @@ def run_worker(service: IngestService, control: int, report: int, parent: int) -
 
     try:
         stopping = False
+        next_try = 0.0  # while the database is down: not before this, however often we are poked
         while not stopping:
-            wait = flusher.backoff or flusher.interval
+            now = time.monotonic()
+            wait = max(0.0, next_try - now) if next_try > now else flusher.interval
             ready, _w, _x = select.select([control], [], [], wait)
             if ready:
                 data = os.read(control, 4096)
-                stopping = not data or b"stop" in data  # EOF: the server is gone
+                stopping = not data or b"stop" in data  # EOF: the server closed it or is gone
             if os.getppid() != parent:
                 return 0
+            if not stopping and time.monotonic() < next_try:
+                continue
             tick()
+            next_try = time.monotonic() + flusher.backoff if flusher.backoff else 0.0
         return 0
     except BrokenPipeError:  # the server closed its end: nothing to report to
         return 0
@@ -158,6 +174,7 @@ class FlushWorker:
         self.alive = True
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._control_lock = threading.Lock()
         self._exit_status: int | None = None
 
     @classmethod
@@ -186,6 +203,7 @@ class FlushWorker:
                 os._exit(status)  # never run the server's exit handlers here
         os.close(control_read)
         os.close(report_write)
+        os.set_blocking(control_write, False)  # a stuck worker must never block the sealer
         log.info("flush worker started (pid %d)", pid)
         return cls(service, pid, control_write, report_read)
 
@@ -195,10 +213,17 @@ class FlushWorker:
             thread.start()
             self._threads.append(thread)
 
-    def poke(self, message: bytes = b"seal\n") -> None:
+    def poke(self) -> None:
+        """Tell the worker a segment was sealed (never blocks: the pipe is non-blocking)."""
+        with self._control_lock:
+            self._write_control(b"seal\n")
+
+    def _write_control(self, message: bytes) -> None:
+        if self.control < 0:
+            return
         try:
             os.write(self.control, message)
-        except OSError:  # the worker is gone; the report thread handles that
+        except OSError:  # the worker is gone (the report thread handles that), or the pipe is full
             pass
 
     def _seal_loop(self) -> None:
@@ -285,20 +310,25 @@ class FlushWorker:
     def stop(self) -> None:
         """Graceful stop: seal, let the worker drain and exit, wait for its last reports."""
         self.stopping.set()
+        sealer, reader = self._threads or (None, None)
+        if sealer is not None:
+            sealer.join()  # no poke may race the close below (a reused descriptor number)
         try:
             self.service.journal.seal()
         except OSError as exc:
             log.error("cannot seal the collection journal: %s", exc)
-        self.poke(b"stop\n")
-        for thread in self._threads:
-            thread.join(timeout=STOP_TIMEOUT_SECONDS)
+        with self._control_lock:
+            self._write_control(b"stop\n")
+            try:
+                os.close(self.control)  # EOF says "stop" too, should the pipe have been full
+            except OSError:
+                pass
+            self.control = -1
+        if reader is not None:
+            reader.join(timeout=STOP_TIMEOUT_SECONDS)
         if self.alive:  # did not finish in time (database down and a long backoff)
             log.error("the flush worker did not stop in %.0f s; killing it", STOP_TIMEOUT_SECONDS)
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        try:
-            os.close(self.control)
-        except OSError:
-            pass
