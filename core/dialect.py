@@ -144,6 +144,13 @@ class Dialect:
         "/?#", so cutting the fragment, then the query, leaves host + path."""
         raise NotImplementedError
 
+    def equal_ignoring_case(self, column: Any, values: list[str], scope: Any = None) -> Any:
+        """`column` equal to one of `values`, ignoring upper/lower case, AND `scope`: equalities on the
+        columns an index has before `column`, so the match stays a seek on that index. MySQL/MariaDB:
+        the column's `_ci` collation already ignores case (of every letter, and accents too)."""
+        condition = column.in_(values)
+        return condition if scope is None else scope & condition
+
 
 class SqliteDialect(Dialect):
     engine = "sqlite"
@@ -237,6 +244,41 @@ class SqliteDialect(Dialect):
         host_and_path = cut(cut(fn.substr(column, fn.instr(column, "://") + 3), "#"), "?")
         after_slash = fn.substr(host_and_path, fn.instr(host_and_path.concat("/"), "/") + 1)
         return peewee.Value("/", converter=False).concat(after_slash)
+
+    def equal_ignoring_case(self, column: Any, values: list[str], scope: Any = None) -> Any:
+        exact = column.collate("NOCASE").in_(values)  # NOCASE folds ASCII letters only
+        if scope is None:
+            return exact
+        # A NOCASE comparison cannot seek on a BINARY index: bound `column` by ranges that hold every
+        # case variant, each with `scope`, so SQLite reads them as a multi-index OR on (scope…, column).
+        # page=/pricing over a month of 1 M sessions: 1.8 s, as the old case-sensitive seek; 11 s when
+        # NOCASE alone makes SQLite read all the site's pageviews.
+        ranges = [scope & column.between(low, high) for value in values for low, high in ascii_case_ranges(value)]
+        either = ranges[0]
+        for other in ranges[1:]:
+            either |= other
+        return either & exact
+
+
+_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_case_ranges(value: str, letters: int = 3) -> list[tuple[str, str]]:
+    """BINARY ranges together holding every ASCII case variant of `value`: one per case of its first
+    `letters` letters, then the rest from all-upper to all-lower (upper-case bytes sort first)."""
+    where = [i for i, char in enumerate(value) if char.isascii() and char.isalpha()][:letters]
+    if not where:
+        return [(value, value)]
+    head, rest = value[:where[-1] + 1], value[where[-1] + 1:]
+    out = []
+    for mask in range(1 << len(where)):
+        chars = list(head)
+        for bit, i in enumerate(where):
+            chars[i] = chars[i].upper() if mask >> bit & 1 else chars[i].lower()
+        prefix = "".join(chars)
+        out.append((prefix + rest.translate(_UPPER), prefix + rest.translate(_LOWER)))
+    return out
 
 
 class MySQLDialect(Dialect):

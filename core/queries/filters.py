@@ -19,16 +19,31 @@ from core.queries.query import Query
 
 SESSION_LEVEL = ("country", "city", "device", "browser", "os", "language", "utm_source", "utm_medium",
                  "utm_campaign")
+CANONICAL_CASE = ("country", "device")  # stored in one case; `core.queries.query` parses them to it
 
 
 def like_pattern(field: Any, pattern: str) -> peewee.Expression:
-    """`*` is the only wildcard; `%`, `_` and `\\` match themselves. Case-insensitive on both engines
-    (peewee renders ILIKE as LIKE there: SQLite LIKE and MySQL _ci collations ignore ASCII case)."""
+    """`*` is the only wildcard; `%`, `_` and `\\` match themselves. With a `*`, case-insensitive on
+    both engines (peewee renders ILIKE as LIKE there: SQLite LIKE and MySQL _ci collations ignore ASCII
+    case); without one, a plain `=` (segment filters use `text_match`, which ignores case there too)."""
     if "*" not in pattern:
         return field == pattern
     escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace("*", "%")
     return peewee.Expression(field, peewee.OP.ILIKE, peewee.NodeList((
         peewee.Value(escaped, converter=False), peewee.SQL("ESCAPE"), peewee.Value("\\", converter=False))))
+
+
+def text_match(field: Any, patterns: list[str], dialect: Dialect, scope: Any = None) -> peewee.Expression:
+    """`field` matching any of `patterns` (exact values, or `*` wildcards), ignoring upper/lower case on
+    both engines. `scope`: equalities on the columns an index has before `field` (see
+    `Dialect.equal_ignoring_case`), so exact values stay a seek on that index."""
+    exact = [p for p in patterns if "*" not in p]
+    wild = [like_pattern(field, p) for p in patterns if "*" in p]
+    if not wild:
+        return dialect.equal_ignoring_case(field, exact, scope)
+    # A wildcard reads every row of the scope anyway: no seek to keep for the exact values.
+    either = _any(wild + ([dialect.equal_ignoring_case(field, exact)] if exact else []))
+    return either if scope is None else scope & either
 
 
 def _any(conditions: list[peewee.Expression]) -> peewee.Expression:
@@ -56,27 +71,29 @@ def session_filters(q: Query, dialect: Dialect) -> list[peewee.Expression]:
         if not values:
             continue
         field = getattr(Session, name)
-        if name == "country":
-            values = ["" if v == "--" else v for v in values]
-        conds.append(field.in_(values) if "*" not in "".join(values) else _any([like_pattern(field, v)
-                                                                               for v in values]))
+        if name in CANONICAL_CASE:
+            # Stored and parsed in one case (country codes upper, devices lower): a plain IN already
+            # ignores the case typed, and keeps the (country, device, site, …) index usable.
+            conds.append(field.in_(["" if v == "--" else v for v in values]))
+        else:
+            conds.append(text_match(field, values, dialect))
     for tag in _values(q, "tag"):  # AND: one sub-select per tag
         conds.append(Session.id.in_(SessionTag.select(SessionTag.session).where(
-            (SessionTag.site == site) & (SessionTag.tag == tag))))
+            text_match(SessionTag.tag, [tag], dialect, scope=SessionTag.site == site))))
     no_tags = _values(q, "no_tag")
     if no_tags:
         conds.append(Session.id.not_in(SessionTag.select(SessionTag.session).where(
-            (SessionTag.site == site) & SessionTag.tag.in_(no_tags))))
+            text_match(SessionTag.tag, no_tags, dialect, scope=SessionTag.site == site))))
     pages = _values(q, "page")
     if pages:
         conds.append(Session.id.in_(Pageview.select(Pageview.session).where(
-            (Pageview.site == site) & _any([like_pattern(Pageview.path, p) for p in pages]))))
+            text_match(Pageview.path, pages, dialect, scope=Pageview.site == site))))
     entry = q.filters.get("entry")
     if entry:
         # The landing URL is stored whole: match its path exactly as `page` matches Pageview.path
         # (a suffix match on the URL let /pricing match /x/pricing).
         # A session without a landing URL has no entry page (the path of "" would read as "/").
-        conds.append((Session.landing_url != "") & like_pattern(dialect.url_path(Session.landing_url), entry))
+        conds.append((Session.landing_url != "") & text_match(dialect.url_path(Session.landing_url), [entry], dialect))
     refs = _values(q, "referrer")
     if refs:
         options = []
@@ -84,8 +101,8 @@ def session_filters(q: Query, dialect: Dialect) -> list[peewee.Expression]:
             if ref == "direct":
                 options.append(Session.referrer_domain == "")
             elif "/" in ref or "*" in ref:
-                options.append(like_pattern(Session.referrer, ref))
-            else:
+                options.append(text_match(Session.referrer, [ref], dialect))
+            else:  # domains are stored in lower case
                 options.append(Session.referrer_domain == ref.lower().removeprefix("www."))
         conds.append(_any(options))
     if "min_duration" in q.filters or "max_duration" in q.filters:
@@ -99,10 +116,10 @@ def session_filters(q: Query, dialect: Dialect) -> list[peewee.Expression]:
     category, action = q.filters.get("event_category"), q.filters.get("event_action")
     if category or action:
         where = Event.site == site
-        if category:
-            where &= like_pattern(Event.category, category)
+        if category:  # (site, category, action) is indexed: seek on the category
+            where = text_match(Event.category, [category], dialect, scope=where)
         if action:
-            where &= like_pattern(Event.action, action)
+            where &= text_match(Event.action, [action], dialect)
         conds.append(Session.id.in_(Event.select(Event.session).where(where)))
     return conds
 
