@@ -13,7 +13,7 @@
    p95 <= 300 ms for the overview, the sessions list, the breakdowns and the reports.
 
 Run: .venv/bin/python bench/dashboard.py [--sessions 1000000] [--runs 15] [--reseed] [--seed-only]
-     [--db mysql://root@127.0.0.1:3306/uxwizz_bench]
+     [--db mysql://root@127.0.0.1:3306/uxwizz_bench] [--only "by duration"]
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ def main() -> int:
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--seed-only", action="store_true", help="seed and roll up, then stop")
     parser.add_argument("--db", default="", help="database URL (default: the cached SQLite file for --sessions)")
+    parser.add_argument("--only", default="", help="measure only the queries whose name contains this text")
     args = parser.parse_args()
 
     url = args.db or sqlite_url(args.sessions)
@@ -166,7 +167,7 @@ def main() -> int:
     ]
     print(f"{'query':<42} {'p50 ms':>9} {'p95 ms':>9} {'raw p50':>9} {'raw p95':>9} {'speed-up':>9}  target")
     failed = []
-    for name, fn, baseline, targeted in cases:
+    for name, fn, baseline, targeted in [case for case in cases if args.only in case[0]]:
         p50, p95 = measure(args.runs, fn)
         if baseline is not None:
             b50, b95 = measure(3, baseline)  # raw reads take seconds at 1 M sessions: 3 runs

