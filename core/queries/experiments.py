@@ -44,7 +44,7 @@ def results(database: Database, q: Query, test: AbTest, variants: list[AbVariant
             goal: Goal | None) -> dict[str, Any]:
     """Per-variant figures (control first). Without a goal only session counts are filled in."""
     where = session_where(q, database.dialect)
-    met = goal_condition(goal, q) if goal is not None else None
+    met = goal_condition(goal, q, database.dialect) if goal is not None else None
     rows: list[dict[str, Any]] = []
     for variant in variants:
         tag = variant_tag(test.id, variant.key)

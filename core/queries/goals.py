@@ -2,7 +2,8 @@
 
 A session converts when it has a page view whose path matches the goal's pattern (`*` wildcards),
 an event with the goal's category (and action, when set), or the goal's tag — at any time during the
-session. Sessions are those of `core.queries.filters.session_where` (started in the range, in the
+session. Matching ignores upper/lower case on both engines, like the segment filters
+(`filters.text_match`). Sessions are those of `core.queries.filters.session_where` (started in the range, in the
 segment), so a conversion rate here and a session count on the overview agree.
 """
 
@@ -14,27 +15,29 @@ import peewee
 from peewee import fn
 
 from core.db import Database
+from core.dialect import Dialect
 from core.models import Event, Goal, Pageview, Session, SessionTag
-from core.queries.filters import like_pattern, local_time, session_where
+from core.queries.filters import local_time, session_where, text_match
 from core.queries.query import Query
 from core.queries.stats import UNITS, bucket_keys
 
 
-def goal_condition(goal: Goal, q: Query) -> peewee.Expression:
+def goal_condition(goal: Goal, q: Query, dialect: Dialect) -> peewee.Expression:
     """`Session.id IN (…)`: the sessions of `q`'s site that met `goal` (from the range start on)."""
     low, _high = q.utc_bounds()
     site = q.site_id
     inner: Any
     if goal.kind == "page":
         inner = Pageview.select(Pageview.session).where(
-            (Pageview.site == site) & (Pageview.started_at >= low) & like_pattern(Pageview.path, goal.path))
+            text_match(Pageview.path, [goal.path], dialect, Pageview.site == site) & (Pageview.started_at >= low))
     elif goal.kind == "event":
-        where = (Event.site == site) & (Event.occurred_at >= low) & like_pattern(Event.category, goal.category)
+        where = text_match(Event.category, [goal.category], dialect, Event.site == site) & (Event.occurred_at >= low)
         if goal.action:
-            where &= like_pattern(Event.action, goal.action)
+            where &= text_match(Event.action, [goal.action], dialect)
         inner = Event.select(Event.session).where(where)
     elif goal.kind == "tag":
-        inner = SessionTag.select(SessionTag.session).where((SessionTag.site == site) & (SessionTag.tag == goal.tag))
+        inner = SessionTag.select(SessionTag.session).where(
+            text_match(SessionTag.tag, [goal.tag], dialect, SessionTag.site == site))
     else:
         raise ValueError(f"unknown goal kind {goal.kind!r}")
     return Session.id.in_(inner)
@@ -51,7 +54,7 @@ def conversions(database: Database, q: Query, goal: Goal, unit: str = "day") -> 
         raise ValueError(f"unit must be one of {', '.join(UNITS)}")
     d = database.dialect
     where = session_where(q, d)
-    met = goal_condition(goal, q)
+    met = goal_condition(goal, q, d)
     bucket = d.bucket_expr(local_time(Session.started_at, q, d), unit)
     found: dict[str, tuple[int, int]] = {}
     for key, sessions, converted in (
@@ -76,6 +79,6 @@ def goals_summary(database: Database, q: Query, goals: list[Goal]) -> dict[int, 
     total = Session.select().where(where).count()
     out: dict[int, dict[str, Any]] = {}
     for goal in goals:
-        done = Session.select().where(where & goal_condition(goal, q)).count() if total else 0
+        done = Session.select().where(where & goal_condition(goal, q, database.dialect)).count() if total else 0
         out[goal.id] = {"sessions": total, "conversions": done, "rate": rate(done, total)}
     return out

@@ -101,6 +101,21 @@ def test_exact_path_event_and_tag_goals(data):
     assert summary[any_signup.id]["rate"] == 40.0 and summary[customer.id]["sessions"] == 5
 
 
+def test_goals_ignore_letter_case_on_both_engines(data):
+    """As the segment filters do: /Thanks, SIGNUP/Done and Customer match what was tracked in lower case."""
+    database, site, _test = data
+    q = query(site)
+    page = goal(site, kind="page", path="/Thanks")
+    wild = goal(site, kind="page", path="/THANKS*")
+    event = goal(site, kind="event", category="SIGNUP", action="Done")
+    tag = goal(site, kind="tag", tag="Customer")
+    other = goal(site, kind="page", path="/thanks-not")
+    summary = goals.goals_summary(database, q, [page, wild, event, tag, other])
+    assert {g_id: row["conversions"] for g_id, row in summary.items()} == {
+        page.id: 1, wild.id: 2, event.id: 1, tag.id: 1, other.id: 0}
+    assert goals.conversions(database, q, page)["conversions"] == 1
+
+
 def test_segment_filter_applies_to_conversions(data):
     database, site, _test = data
     g = goal(site, kind="page", path="/thanks*")
