@@ -27,6 +27,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.procmem import memory_kb, process_tree  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
@@ -164,29 +165,6 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"{url} did not answer")
-
-
-def process_tree(pid: int) -> list[int]:
-    """The server and its children (the flush worker)."""
-    pids = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as handle:
-                pids += [int(child) for child in handle.read().split()]
-    except OSError:
-        pass
-    return pids
-
-
-def memory_kb(pid: int, field: str, source: str) -> int:
-    try:
-        with open(f"/proc/{pid}/{source}") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 class MemorySampler:
