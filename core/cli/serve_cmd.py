@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
             clear_untrusted_proxy_headers=False, max_request_body_size=16 * 1024 * 1024,
         )
     except OSError as exc:
+        app.shutdown()  # stops the flush worker forked above (it drains what it was writing)
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     app.start_background()
     shown_host = f"[{host}]" if ":" in host else host

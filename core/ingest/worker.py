@@ -247,6 +247,20 @@ class FlushWorker:
             self.poke()
 
     def _read_reports(self) -> None:
+        """The report thread: apply reports until the worker is gone, then reap it; if that was not
+        a stop, hand flushing back to this process."""
+        self._apply_reports()
+        self._reap(block=self.stopping.is_set())
+        sealer = self._threads[0]
+        if sealer is not threading.current_thread():
+            sealer.join()  # it stops within SEAL_CHECK_SECONDS; no seal may race the flusher thread
+        if not self.stopping.is_set():
+            log.error("the flush worker (pid %d) exited (%s); flushing in-process from now on",
+                      self.pid, self._describe_exit())
+            self.service.worker_lost()
+
+    def _apply_reports(self) -> None:
+        """Read the worker's JSON lines into this process's stats and journal view until EOF."""
         stats, journal = self.service.stats, self.service.journal
         pending = b""
         while True:
@@ -275,14 +289,6 @@ class FlushWorker:
                     stats.last_error = message.get("error", "")
         os.close(self.report)
         self.alive = False
-        self._reap(block=self.stopping.is_set())
-        sealer = self._threads[0]
-        if sealer is not threading.current_thread():
-            sealer.join()  # it stops within SEAL_CHECK_SECONDS; no seal may race the flusher thread
-        if not self.stopping.is_set():
-            log.error("the flush worker (pid %d) exited (%s); flushing in-process from now on",
-                      self.pid, self._describe_exit())
-            self.service.worker_lost()
 
     def _reap(self, block: bool) -> None:
         if self._exit_status is not None:
@@ -326,6 +332,9 @@ class FlushWorker:
             self.control = -1
         if reader is not None:
             reader.join(timeout=STOP_TIMEOUT_SECONDS)
+        else:  # stopped before start() (serve could not listen): read its last reports here
+            self._apply_reports()
+            self._reap(block=True)
         if self.alive:  # did not finish in time (database down and a long backoff)
             log.error("the flush worker did not stop in %.0f s; killing it", STOP_TIMEOUT_SECONDS)
             try:

@@ -16,6 +16,8 @@ import urllib.request
 import pytest
 
 from core.db import open_database
+from core.ingest import schema
+from core.ingest.journal import encode
 from core.models import Event, Site
 from tests.functional.test_collect import CHROME, PID, now_ms
 from tests.functional.test_durability_live import Load, assert_exactly_once, stored_labels, wait_drained
@@ -166,3 +168,42 @@ def test_flush_worker_can_be_turned_off(installed_settings):
         assert health(server)["collect"]["stored"] == 1
     finally:
         assert server.stop() == 0
+
+
+def test_a_port_in_use_stops_the_forked_worker_cleanly(installed_settings):
+    """serve forks the worker before it listens: if it cannot listen, it stops the worker itself."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.support import PROJECT_ROOT
+
+    # Left by a crashed run: the forked worker starts on it at once, and the stop must let it finish.
+    database = open_database(installed_settings["database.url"], installed_settings.base_dir)
+    try:
+        site_id = Site.get(Site.domain == "example.com").id
+    finally:
+        database.close()
+    t = now_ms()
+    document = {"v": 1, "site": "example.com", "sid": "leftoverxxxxxxxxxxxxxxxx", "bid": "leftover-0001", "sent": t,
+                "pages": [{"pid": PID, "url": "https://example.com/", "t": t}],
+                "events": [{"pid": PID, "t": t, "category": "load", "action": "hit", "label": "leftover-0001"}]}
+    slot = os.path.join(installed_settings.data_dir, "journal", "slot-0")
+    os.makedirs(slot, exist_ok=True)
+    with open(os.path.join(slot, "000000000001.part"), "wb") as handle:
+        handle.write(encode({"s": site_id, "r": t, "ip": "203.0.113.5", "ua": CHROME, "p": schema.payload(document)}))
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, os.path.join(PROJECT_ROOT, "uxwizz.py"), "serve", "--config",
+             installed_settings.config_path, "--port", str(port)],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "flush worker started" in proc.stderr  # it really had forked one
+    leftovers = subprocess.run(["pgrep", "-f", installed_settings.config_path], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", "a flush worker outlived its server"
+    assert "did not stop" not in proc.stderr and "killing it" not in proc.stderr
+    assert stored_labels(installed_settings) == ["leftover-0001"]  # written before serve gave up
+    assert os.listdir(slot) == []
